@@ -1,0 +1,117 @@
+"""The `multai` command: serve, models, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from multai_core.config import Config, ConfigError, load_config
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    import uvicorn
+
+    from multai_core.server.app import create_app
+    from multai_core.server.logging import configure_logging
+
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    config.server.host, config.server.port = host, port
+    if not _is_loopback(host) and not config.server.api_keys and not args.allow_insecure:
+        print(
+            f"refusing to listen on {host} without API keys: set MULTAI_API_KEYS or "
+            "[server].api_keys, or pass --allow-insecure-public",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(config.server.log_level, config.server.log_format)
+    app = create_app(config)
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=30
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _models(_: argparse.Namespace, config: Config) -> int:
+    from multai_core.memory import MemoryManager
+    from multai_core.plugins import make_plugin_manager
+    from multai_core.registry import Registry, collect_backends
+
+    pm = make_plugin_manager()
+    registry = Registry(collect_backends(pm), config.models)
+    memory = MemoryManager(pm, config.memory)
+    if not registry.models:
+        print(
+            "no models: install a plugin (e.g. multai-llamacpp[default-model])"
+            " or configure [[models]]"
+        )
+        return 0
+    print(f"{'MODEL':32} {'BACKEND':12} {'ESTIMATE':>10}  PLACEMENT")
+    for spec in registry.models.values():
+        try:
+            estimate, placement = memory.plan(spec)
+            size = f"{estimate.cpu_bytes / 2**20:.0f} MiB"
+            where = (
+                "does not fit" if placement is None else f"{placement.kind} ({placement.device})"
+            )
+        except Exception as exc:
+            size, where = "?", f"estimate failed: {type(exc).__name__}"
+        print(f"{spec.name:32} {spec.backend:12} {size:>10}  {where}")
+    return 0
+
+
+def _plugins(_: argparse.Namespace, __: Config) -> int:
+    from multai_core.plugins import make_plugin_manager, plugin_list
+    from multai_core.registry import collect_backends
+
+    pm = make_plugin_manager()
+    backends = collect_backends(pm)
+    for plugin in plugin_list(pm):
+        print(
+            f"{plugin['name']}: {plugin['distribution'] or '-'} {plugin['version'] or ''}".rstrip()
+        )
+    for backend in backends:
+        print(f"  backend {backend.name}: {', '.join(sorted(backend.tasks))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="multai", description="MultAI inference server")
+    parser.add_argument("--config", help="TOML config file (default: $MULTAI_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the OpenAI-compatible server")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--config", dest="serve_config", help="TOML config file")
+    serve.add_argument(
+        "--allow-insecure-public",
+        dest="allow_insecure",
+        action="store_true",
+        help="allow a non-loopback bind address without API keys",
+    )
+    serve.set_defaults(handler=_serve)
+    models = sub.add_parser("models", help="list models, their estimates and placement now")
+    models.set_defaults(handler=_models)
+    plugins = sub.add_parser("plugins", help="list installed plugins and their backends")
+    plugins.set_defaults(handler=_plugins)
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(getattr(args, "serve_config", None) or args.config)
+    except ConfigError as exc:
+        print(f"multai: {exc}", file=sys.stderr)
+        return 2
+    return int(args.handler(args, config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Configuration: a TOML file (--config or MULTAI_CONFIG) with MULTAI_<SECTION>__<KEY> overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from multai_core.types import ModelSpec
+
+MiB = 1024 * 1024
+
+
+class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = msgspec.field(default_factory=list)
+    max_body_bytes: int = 20 * MiB
+    log_level: str = "info"
+    log_content: bool = False
+    log_format: str = "auto"
+
+
+class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    gpu_reserve_bytes: int = 512 * MiB
+    ram_reserve_bytes: int = 1024 * MiB
+    allow_gpu: bool = True
+    ram_budget_bytes: int | None = None
+
+
+class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    max_queue: int = 1024
+    queue_timeout_s: float = 300.0
+
+
+class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    memory: MemoryConfig = msgspec.field(default_factory=MemoryConfig)
+    scheduler: SchedulerConfig = msgspec.field(default_factory=SchedulerConfig)
+    models: list[ModelSpec] = msgspec.field(default_factory=list)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in environ.items():
+        if not key.startswith("MULTAI_") or "__" not in key:
+            continue
+        section, _, field = key[len("MULTAI_") :].lower().partition("__")
+        overrides.setdefault(section, {})[field] = _parse_env_value(value)
+    return overrides
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ) if environ is None else environ
+    raw: dict[str, Any] = {}
+    path = path or env.get("MULTAI_CONFIG")
+    if path:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    for section, values in _env_overrides(env).items():
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"MULTAI_{section.upper()}__* overrides a non-table")
+        target.update(values)
+    keys = env.get("MULTAI_API_KEYS")
+    if keys:
+        server = raw.setdefault("server", {})
+        server["api_keys"] = [
+            *server.get("api_keys", []),
+            *(k.strip() for k in keys.split(",") if k.strip()),
+        ]
+    try:
+        return msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid config: {exc}") from exc

@@ -1,0 +1,99 @@
+"""Errors with OpenAI's shape. Raise these anywhere; the server turns them into responses."""
+
+from __future__ import annotations
+
+
+class MultaiError(Exception):
+    status_code = 500
+    type = "server_error"
+    code: str | None = None
+    retry_after: float | None = None
+    should_retry = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+    def body(self) -> dict[str, object]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(MultaiError):
+    status_code = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(MultaiError):
+    status_code = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(MultaiError):
+    status_code = 403
+    type = "permission_error"
+
+
+class ModelNotFound(MultaiError):
+    status_code = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class RequestTooLarge(MultaiError):
+    status_code = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class QueueFull(MultaiError):
+    status_code = 429
+    type = "rate_limit_error"
+    code = "queue_full"
+    should_retry = True
+
+
+class InferenceFailed(MultaiError):
+    """A plugin raised during inference; the server keeps serving."""
+
+    status_code = 500
+    type = "server_error"
+
+
+class ServiceUnavailable(MultaiError):
+    status_code = 503
+    type = "server_error"
+    code = "model_unavailable"
+
+
+class InsufficientMemory(ServiceUnavailable):
+    code = "insufficient_memory"
+
+
+class QueueTimeout(ServiceUnavailable):
+    code = "queue_timeout"
+    should_retry = True
+
+
+class ShuttingDown(ServiceUnavailable):
+    code = "shutting_down"
+    should_retry = True

@@ -1,0 +1,187 @@
+"""The memory manager: which models are resident, where, and loading/evicting them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import pluggy
+import structlog
+
+from multai_core.config import MemoryConfig
+from multai_core.devices import probe_devices
+from multai_core.errors import MultaiError, ServiceUnavailable
+from multai_core.placement import choose_placement, insufficient
+from multai_core.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placement
+
+log = structlog.get_logger(__name__)
+
+
+class LoadedModel:
+    def __init__(
+        self, spec: ModelSpec, placement: Placement, handle: Any, load_seconds: float
+    ) -> None:
+        self.spec = spec
+        self.placement = placement
+        self.handle = handle
+        self.load_seconds = load_seconds
+        self.last_used = time.monotonic()
+        self.in_use = 0
+
+
+class MemoryManager:
+    """Thread-safe: the scheduler's workers call ensure_loaded from worker threads."""
+
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        config: MemoryConfig | None = None,
+        probe: Callable[[], DeviceSnapshot] | None = None,
+    ) -> None:
+        self.pm = pm
+        self.config = config or MemoryConfig()
+        self._probe = probe or (lambda: probe_devices(gpus=self.config.allow_gpu))
+        self.resident: dict[str, LoadedModel] = {}
+        self._lock = threading.RLock()
+
+    def estimate(self, spec: ModelSpec, devices: DeviceSnapshot | None = None) -> MemoryEstimate:
+        devices = devices or self._probe()
+        estimate = self.pm.hook.multai_estimate_memory(spec=spec, devices=devices)
+        if estimate is None:
+            raise ServiceUnavailable(f"No installed plugin can estimate model '{spec.name}'.")
+        if not isinstance(estimate, MemoryEstimate):
+            estimate = msgspec.convert(estimate, MemoryEstimate)
+        return estimate
+
+    def devices(self) -> DeviceSnapshot:
+        """The probe, less what the configured budgets already hold for resident models."""
+        snap = self._probe()
+        held_ram = sum(m.placement.ram_bytes for m in self.resident.values())
+        ram_free = snap.ram_free_bytes
+        if self.config.ram_budget_bytes is not None:
+            ram_free = min(ram_free, self.config.ram_budget_bytes - held_ram)
+        return msgspec.structs.replace(snap, ram_free_bytes=max(ram_free, 0))
+
+    def plan(
+        self, spec: ModelSpec, gpu_layers: int | None = None
+    ) -> tuple[MemoryEstimate, Placement | None]:
+        devices = self.devices()
+        estimate = self.estimate(spec, devices)
+        placement = choose_placement(
+            estimate,
+            devices,
+            gpu_reserve=self.config.gpu_reserve_bytes,
+            ram_reserve=self.config.ram_reserve_bytes,
+            gpu_layers=gpu_layers,
+        )
+        return estimate, placement
+
+    def acquire(self, spec: ModelSpec, gpu_layers: int | None = None) -> LoadedModel:
+        """The loaded model, loading it first if needed, marked in use until release()."""
+        with self._lock:
+            loaded = self._ensure_loaded(spec, gpu_layers)
+            loaded.in_use += 1
+            return loaded
+
+    def release(self, loaded: LoadedModel) -> None:
+        with self._lock:
+            loaded.in_use -= 1
+            loaded.last_used = time.monotonic()
+
+    def _ensure_loaded(self, spec: ModelSpec, gpu_layers: int | None) -> LoadedModel:
+        with self._lock:
+            loaded = self.resident.get(spec.name)
+            if loaded is not None:
+                if gpu_layers is None or gpu_layers == loaded.placement.gpu_layers:
+                    loaded.last_used = time.monotonic()
+                    return loaded
+                self.plan(spec, gpu_layers)  # a request no placement can honour fails first
+                if loaded.in_use:
+                    raise ServiceUnavailable(
+                        f"Model '{spec.name}' is busy; it cannot be reloaded with "
+                        f"n_gpu_layers={gpu_layers} now.",
+                        retry_after=5,
+                    )
+                self.unload(spec.name, reason="reload")
+            estimate, placement = self.plan(spec, gpu_layers)
+            while placement is None and self._evict_one(exclude=spec.name):
+                estimate, placement = self.plan(spec, gpu_layers)
+            if placement is None:
+                raise insufficient(spec.name, estimate, self.devices())
+            return self._load(spec, placement)
+
+    def _load(self, spec: ModelSpec, placement: Placement) -> LoadedModel:
+        started = time.perf_counter()
+        try:
+            handle = self.pm.hook.multai_load(spec=spec, placement=placement)
+        except MultaiError:
+            raise
+        except Exception as exc:
+            log.error("model_load_failed", model=spec.name, error=type(exc).__name__)
+            raise ServiceUnavailable(
+                f"Model '{spec.name}' failed to load ({type(exc).__name__}); the server log "
+                "has details.",
+                retry_after=30,
+            ) from exc
+        if handle is None:
+            raise ServiceUnavailable(f"No installed plugin loads backend '{spec.backend}'.")
+        seconds = time.perf_counter() - started
+        loaded = LoadedModel(spec, placement, handle, seconds)
+        self.resident[spec.name] = loaded
+        log.info(
+            "model_loaded",
+            model=spec.name,
+            placement=placement.kind,
+            device=placement.device,
+            gpu_layers=placement.gpu_layers,
+            seconds=round(seconds, 3),
+        )
+        return loaded
+
+    def _evict_one(self, *, exclude: str) -> bool:
+        """Unload the least recently used idle, unpinned model; False if there is none."""
+        idle = [
+            m
+            for name, m in self.resident.items()
+            if name != exclude and not m.in_use and not m.spec.pinned
+        ]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda m: m.last_used)
+        self.unload(victim.spec.name, reason="evicted")
+        return True
+
+    def unload(self, name: str, *, reason: str = "requested") -> None:
+        with self._lock:
+            loaded = self.resident.pop(name, None)
+            if loaded is None:
+                return
+            try:
+                self.pm.hook.multai_unload(handle=loaded.handle)
+            except Exception as exc:
+                log.error("model_unload_failed", model=name, error=type(exc).__name__)
+            log.info("model_unloaded", model=name, reason=reason)
+
+    def unload_idle(self, now: float | None = None) -> list[str]:
+        """Unload models idle past their keep_alive (negative keep_alive: never)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            expired = [
+                name
+                for name, m in self.resident.items()
+                if not m.in_use
+                and not m.spec.pinned
+                and m.spec.keep_alive >= 0
+                and now - m.last_used >= m.spec.keep_alive
+            ]
+            for name in expired:
+                self.unload(name, reason="keep_alive")
+            return expired
+
+    def unload_all(self) -> None:
+        with self._lock:
+            for name in list(self.resident):
+                self.unload(name, reason="shutdown")

@@ -1,0 +1,1 @@
+"""OpenAI's wire format as msgspec Structs, one module per endpoint group."""

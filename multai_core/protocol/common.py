@@ -1,0 +1,48 @@
+"""Wire types used by more than one endpoint group."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+Priority = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0, le=2, description="MultAI scheduling priority: 0 urgent, 1 default, 2 background"
+    ),
+]
+ServiceTier = Literal["auto", "default", "flex", "scale", "priority"]
+
+
+class Usage(msgspec.Struct, kw_only=True):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class StreamOptions(msgspec.Struct, kw_only=True):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+class ErrorDetail(msgspec.Struct, kw_only=True):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(msgspec.Struct, kw_only=True):
+    error: ErrorDetail
+
+
+def effective_priority(priority: int | None, service_tier: str | None) -> int:
+    """An explicit priority wins; else OpenAI's service_tier maps priority->0, flex->2."""
+    if priority is not None:
+        return priority
+    if service_tier == "priority":
+        return 0
+    if service_tier == "flex":
+        return 2
+    return 1

@@ -1,0 +1,70 @@
+"""Which models exist: configured specs plus the installed plugins' defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+import structlog
+
+from multai_core.errors import InvalidRequest, ModelNotFound
+from multai_core.types import Backend, ModelSpec
+
+log = structlog.get_logger(__name__)
+
+
+class Registry:
+    def __init__(self, backends: Iterable[Backend], configured: Iterable[ModelSpec]) -> None:
+        self.backends: dict[str, Backend] = {}
+        for backend in backends:
+            self.backends[backend.name] = backend
+        self.models: dict[str, ModelSpec] = {}
+        self._names: dict[str, str] = {}
+        configured = list(configured)
+        specs = configured or [m for b in self.backends.values() for m in b.default_models]
+        for spec in specs:
+            if spec.backend not in self.backends:
+                log.warning("model_backend_missing", model=spec.name, backend=spec.backend)
+                continue
+            self._add(spec)
+
+    def _add(self, spec: ModelSpec) -> None:
+        self.models[spec.name] = spec
+        for name in (spec.name, *spec.aliases):
+            self._names.setdefault(name, spec.name)
+
+    def resolve(self, name: str, *, kind: str | None = None) -> ModelSpec:
+        """The spec for a model name or alias; names only, never filesystem paths."""
+        canonical = self._names.get(name)
+        if canonical is None:
+            raise ModelNotFound(
+                f"The model '{name}' does not exist. GET /v1/models lists the models this "
+                "server has.",
+                param="model",
+            )
+        spec = self.models[canonical]
+        if kind is not None and kind not in self.backends[spec.backend].tasks:
+            served = ", ".join(sorted(self.backends[spec.backend].tasks))
+            raise InvalidRequest(
+                f"The model '{name}' does not support {kind}; it serves: {served}.",
+                param="model",
+                code="model_not_supported",
+            )
+        return spec
+
+    def tasks_of(self, spec: ModelSpec) -> frozenset[str]:
+        return self.backends[spec.backend].tasks
+
+
+def collect_backends(pm: pluggy.PluginManager) -> list[Backend]:
+    backends: list[Backend] = []
+
+    def register(backend: Backend) -> None:
+        backends.append(backend)
+
+    for impl in pm.hook.multai_register_backends.get_hookimpls():
+        try:
+            impl.function(register=register)
+        except Exception as exc:  # a plugin that fails must not take the server down
+            log.error("register_backends_failed", plugin=impl.plugin_name, error=repr(exc))
+    return backends

@@ -1,0 +1,1 @@
+"""The Litestar server: app factory, controllers, auth, errors, logging."""

@@ -1,0 +1,93 @@
+"""The app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import pluggy
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from multai_core import __version__
+from multai_core.config import Config
+from multai_core.memory import MemoryManager
+from multai_core.plugins import make_plugin_manager
+from multai_core.registry import Registry, collect_backends
+from multai_core.scheduler import Scheduler
+from multai_core.server.auth import ApiKeyGuard
+from multai_core.server.controllers.health import HealthController
+from multai_core.server.controllers.models import ModelsController
+from multai_core.server.controllers.text import TextController
+from multai_core.server.errors import handle_exception
+from multai_core.server.request_id import RequestIdMiddleware
+from multai_core.serving.services import Services
+from multai_core.types import DeviceSnapshot
+
+KEEP_ALIVE_SWEEP_S = 5.0
+
+
+def build_services(
+    config: Config,
+    pm: pluggy.PluginManager | None = None,
+    probe: Callable[[], DeviceSnapshot] | None = None,
+) -> Services:
+    pm = pm or make_plugin_manager()
+    registry = Registry(collect_backends(pm), config.models)
+    memory = MemoryManager(pm, config.memory, probe)
+    return Services(
+        config=config,
+        pm=pm,
+        registry=registry,
+        memory=memory,
+        scheduler=None,  # type: ignore[arg-type]
+    )
+
+
+def create_app(
+    config: Config | None = None,
+    pm: pluggy.PluginManager | None = None,
+    probe: Callable[[], DeviceSnapshot] | None = None,
+) -> Litestar:
+    config = config or Config()
+    services = build_services(config, pm, probe)
+    guard = ApiKeyGuard(config.server.api_keys)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        services.scheduler = Scheduler(services.memory, config.scheduler)
+        await services.scheduler.start()
+        sweeper = asyncio.create_task(_sweep_idle(services))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await services.scheduler.stop()
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            Router(path="/", route_handlers=[ModelsController, TextController], guards=[guard]),
+        ],
+        exception_handlers={Exception: handle_exception},
+        middleware=[RequestIdMiddleware],
+        lifespan=[lifespan],
+        state=State({"services": services}),
+        request_max_body_size=config.server.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="MultAI",
+            version=__version__,
+            path="/openapi",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+async def _sweep_idle(services: Services) -> None:
+    while True:
+        await asyncio.sleep(KEEP_ALIVE_SWEEP_S)
+        await asyncio.to_thread(services.memory.unload_idle)

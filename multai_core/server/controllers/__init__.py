@@ -1,0 +1,1 @@
+"""Thin HTTP controllers: decode, call serving, encode."""

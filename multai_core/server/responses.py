@@ -1,0 +1,71 @@
+"""Turning a job into an HTTP answer: JSON when it is done, or SSE that starts once the first
+item exists (so errors before it are plain HTTP errors). Either way a client that disconnects
+cancels its job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from litestar import Request
+from litestar.response import Stream
+
+from multai_core.scheduler import Job, Scheduler
+
+T = TypeVar("T")
+SSE_HEADERS = {
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+    # Litestar lets the handler's JSON media type win over Stream(media_type=...)
+    "content-type": "text/event-stream; charset=utf-8",
+}
+
+
+async def _watch_disconnect(
+    request: Request[Any, Any, Any], scheduler: Scheduler, job: Job
+) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            scheduler.cancel(job)
+            return
+
+
+async def until_done(
+    request: Request[Any, Any, Any], scheduler: Scheduler, job: Job, result: Awaitable[T]
+) -> T:
+    watcher = asyncio.create_task(_watch_disconnect(request, scheduler, job))
+    try:
+        return await result
+    except asyncio.CancelledError:
+        scheduler.cancel(job)
+        raise
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def event_stream(
+    scheduler: Scheduler,
+    job: Job,
+    events: Callable[[object], AsyncIterator[bytes]],
+) -> Stream:
+    try:
+        first = await job.next()
+    except StopAsyncIteration:
+        first = None
+    except BaseException:
+        scheduler.cancel(job)
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in events(first):
+                yield chunk
+        finally:
+            scheduler.cancel(job)
+
+    return Stream(body(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,143 @@
+"""POST /v1/chat/completions: request -> job -> ChatCompletion or a stream of chunks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from multai_core.errors import InvalidRequest
+from multai_core.protocol.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    ChunkDelta,
+    FunctionCallDelta,
+    ToolCallChunk,
+)
+from multai_core.protocol.common import Usage as WireUsage
+from multai_core.results import TextDelta, Usage
+from multai_core.scheduler import Job
+from multai_core.serving import sse
+from multai_core.serving.jobs import collect, submit
+from multai_core.serving.services import Services
+from multai_core.serving.text import fold, wire_logprobs
+from multai_core.types import TaskKind
+
+
+def start(services: Services, req: ChatCompletionRequest, request_id: str) -> Job:
+    spec = services.registry.resolve(req.model)
+    tasks = services.registry.tasks_of(spec)
+    if any(m.has_images() for m in req.messages) and "vision" not in tasks:
+        raise InvalidRequest(
+            f"The model '{req.model}' cannot see images; send text only or use a vision model.",
+            param="messages",
+            code="image_not_supported",
+        )
+    if req.tool_choice is not None and not isinstance(req.tool_choice, str) and not req.tools:
+        raise InvalidRequest(
+            "tool_choice names a function but no tools were given.", param="tool_choice"
+        )
+    if req.top_logprobs and not req.logprobs:
+        raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
+    kind: TaskKind = "vision" if "chat" not in tasks and "vision" in tasks else "chat"
+    return submit(
+        services,
+        request_id=request_id,
+        kind=kind,
+        payload=req,
+        model=req.model,
+        priority=req.priority,
+        service_tier=req.service_tier,
+        gpu_layers=req.n_gpu_layers,
+    )
+
+
+def _usage(usage: Usage) -> WireUsage:
+    return WireUsage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.prompt_tokens + usage.completion_tokens,
+    )
+
+
+async def complete(job: Job, req: ChatCompletionRequest, response_id: str) -> ChatCompletion:
+    choices, usage = fold(await collect(job))
+    return ChatCompletion(
+        id=response_id,
+        created=int(time.time()),
+        model=req.model,
+        choices=[
+            Choice(
+                index=c.index,
+                message=c.message(),
+                logprobs=wire_logprobs(c.logprobs) if req.logprobs else None,
+                finish_reason=c.finish_reason or "stop",
+            )
+            for c in choices
+        ],
+        usage=_usage(usage),
+    )
+
+
+def _chunk(delta: TextDelta) -> ChunkChoice:
+    calls = None
+    if delta.tool_calls:
+        calls = [
+            ToolCallChunk(
+                index=t.index,
+                id=t.id,
+                type="function" if t.id else None,
+                function=FunctionCallDelta(name=t.name, arguments=t.arguments),
+            )
+            for t in delta.tool_calls
+        ]
+    return ChunkChoice(
+        index=delta.index,
+        delta=ChunkDelta(content=delta.text or None, tool_calls=calls),
+        logprobs=wire_logprobs(delta.logprobs),
+        finish_reason=delta.finish_reason,
+    )
+
+
+async def stream(
+    job: Job, req: ChatCompletionRequest, response_id: str, first: object
+) -> AsyncIterator[bytes]:
+    """SSE events for a job whose first item has already arrived (errors before it are HTTP
+    errors; after it, error events)."""
+    created = int(time.time())
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+
+    def chunk(choices: list[ChunkChoice], usage: WireUsage | None = None) -> bytes:
+        return sse.event(
+            ChatCompletionChunk(
+                id=response_id, created=created, model=req.model, choices=choices, usage=usage
+            )
+        )
+
+    async def events() -> AsyncIterator[bytes]:
+        started: set[int] = set()
+        item: object = first
+        while True:
+            if isinstance(item, TextDelta):
+                if item.index not in started:
+                    started.add(item.index)
+                    yield chunk(
+                        [
+                            ChunkChoice(
+                                index=item.index, delta=ChunkDelta(role="assistant", content="")
+                            )
+                        ]
+                    )
+                if item.text or item.tool_calls or item.finish_reason or item.logprobs:
+                    yield chunk([_chunk(item)])
+            elif isinstance(item, Usage) and include_usage:
+                yield chunk([], _usage(item))
+            try:
+                item = await job.next()
+            except StopAsyncIteration:
+                return
+
+    async for event in sse.with_error_event(events()):
+        yield event

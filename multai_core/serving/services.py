@@ -1,0 +1,26 @@
+"""What the serving layer needs from the running server, in one object."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pluggy
+
+from multai_core.config import Config
+from multai_core.memory import MemoryManager
+from multai_core.registry import Registry
+from multai_core.scheduler import Scheduler
+
+
+@dataclass
+class Services:
+    config: Config
+    pm: pluggy.PluginManager
+    registry: Registry
+    memory: MemoryManager
+    scheduler: Scheduler
+    started_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started_at = self.started_at or time.time()

@@ -1,0 +1,93 @@
+"""Core types shared by the server, the scheduler, the memory manager and every plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import msgspec
+
+TaskKind = Literal[
+    "chat", "completion", "embedding", "transcription", "translation", "speech", "image", "vision"
+]
+
+
+class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """One servable model: from the config's [[models]] or a plugin's defaults."""
+
+    name: str
+    backend: str
+    path: str = ""
+    aliases: tuple[str, ...] = ()
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    keep_alive: float = 300.0
+    pinned: bool = False
+    max_concurrency: int = 1
+
+
+class Backend(msgspec.Struct, kw_only=True, frozen=True):
+    """What a plugin registers: a backend name, the tasks it serves and its defaults."""
+
+    name: str
+    tasks: frozenset[str]
+    options_type: type[msgspec.Struct] | None = None
+    default_models: Sequence[ModelSpec] = ()
+    description: str = ""
+
+
+class GpuDevice(msgspec.Struct, kw_only=True, frozen=True):
+    index: int
+    name: str
+    total_bytes: int
+    free_bytes: int
+
+
+class DeviceSnapshot(msgspec.Struct, kw_only=True, frozen=True):
+    """Free memory at one moment: every GPU nvidia-ml-py sees, and the host's RAM."""
+
+    gpus: tuple[GpuDevice, ...] = ()
+    ram_total_bytes: int = 0
+    ram_free_bytes: int = 0
+
+
+class MemoryEstimate(msgspec.Struct, kw_only=True, frozen=True):
+    """What a model needs, from its files' headers.
+
+    ``gpu_bytes`` is the VRAM for a full GPU placement (plus ``gpu_host_bytes`` of RAM beside
+    it), ``cpu_bytes`` the RAM for a CPU placement. A backend that can split a model between GPU
+    and CPU reports ``layers`` > 0 and ``layer_bytes``: the VRAM one offloaded layer takes (what
+    it moves off the RAM), so a partial placement of n layers needs ``n * layer_bytes`` VRAM and
+    ``cpu_bytes - n * layer_bytes`` RAM.
+    """
+
+    cpu_bytes: int
+    gpu_bytes: int = 0
+    gpu_host_bytes: int = 0
+    layers: int = 0
+    layer_bytes: int = 0
+    supports_gpu: bool = True
+
+
+PlacementKind = Literal["gpu", "partial", "cpu"]
+
+
+class Placement(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a model goes. ``gpu_layers`` is -1 for all layers, 0 for none."""
+
+    kind: PlacementKind
+    device: str = "cpu"
+    gpu_index: int | None = None
+    gpu_layers: int = 0
+    vram_bytes: int = 0
+    ram_bytes: int = 0
+
+
+class Task(msgspec.Struct, kw_only=True):
+    """One unit of inference as a plugin sees it. ``payload`` is the protocol request Struct
+    of that kind (e.g. ChatCompletionRequest for "chat")."""
+
+    id: str
+    kind: TaskKind
+    model: str
+    payload: Any
+    options: dict[str, Any] = msgspec.field(default_factory=dict)

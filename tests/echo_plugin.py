@@ -1,0 +1,131 @@
+"""A test plugin registered in fixtures: backend "echo" answers chat, completions and embeddings
+by echoing the input word by word, and records what it loaded, ran and saw cancelled."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from multai_core.errors import InvalidRequest
+from multai_core.hookspecs import hookimpl
+from multai_core.protocol.chat import ChatCompletionRequest
+from multai_core.protocol.completions import CompletionRequest
+from multai_core.protocol.embeddings import EmbeddingRequest
+from multai_core.results import EmbeddingResult, TextDelta, Usage
+from multai_core.types import Backend, MemoryEstimate, ModelSpec, Placement, Task
+
+MiB = 2**20
+
+
+class EchoHandle:
+    def __init__(self, spec: ModelSpec, placement: Placement) -> None:
+        self.spec = spec
+        self.placement = placement
+
+
+class EchoPlugin:
+    def __init__(self, models: list[ModelSpec] | None = None) -> None:
+        self.models = models or [ModelSpec(name="echo", backend="echo")]
+        self.loads: list[tuple[str, Placement]] = []
+        self.unloads: list[str] = []
+        self.started: list[str] = []  # task ids in the order they began running
+        self.cancelled: list[str] = []
+        self.lock = threading.Lock()
+
+    @hookimpl
+    def multai_register_backends(self, register: Any) -> None:
+        register(
+            Backend(
+                name="echo",
+                tasks=frozenset({"chat", "completion", "embedding"}),
+                default_models=self.models,
+            )
+        )
+
+    @hookimpl
+    def multai_estimate_memory(self, spec: ModelSpec, devices: Any) -> MemoryEstimate | None:
+        if spec.backend != "echo":
+            return None
+        size = int(spec.options.get("bytes", 10 * MiB))
+        layers = int(spec.options.get("layers", 10))
+        return MemoryEstimate(
+            cpu_bytes=size, gpu_bytes=size, layers=layers, layer_bytes=size // max(layers, 1)
+        )
+
+    @hookimpl
+    def multai_load(self, spec: ModelSpec, placement: Placement) -> EchoHandle | None:
+        if spec.backend != "echo":
+            return None
+        if spec.options.get("fail_load"):
+            raise RuntimeError("weights are corrupt")
+        time.sleep(float(spec.options.get("load_seconds", 0)))
+        with self.lock:
+            self.loads.append((spec.name, placement))
+        return EchoHandle(spec, placement)
+
+    @hookimpl
+    def multai_unload(self, handle: Any) -> None:
+        if isinstance(handle, EchoHandle):
+            with self.lock:
+                self.unloads.append(handle.spec.name)
+
+    @hookimpl
+    def multai_infer(self, handle: Any, task: Task, cancel: threading.Event) -> Any:
+        if not isinstance(handle, EchoHandle):
+            return None
+        if task.kind == "embedding":
+            return self._embed(task.payload)
+        return self._generate(handle, task, cancel)
+
+    def _embed(self, req: EmbeddingRequest) -> EmbeddingResult:
+        vectors = []
+        for text in req.inputs():
+            digest = hashlib.sha256(str(text).encode()).digest()[:8]
+            vector = [b - 127.5 for b in digest]
+            norm = math.sqrt(sum(v * v for v in vector))
+            vectors.append([v / norm for v in vector])
+        return EmbeddingResult(vectors=vectors, prompt_tokens=len(vectors))
+
+    def _generate(self, handle: EchoHandle, task: Task, cancel: threading.Event) -> Iterator[Any]:
+        payload = task.payload
+        if isinstance(payload, ChatCompletionRequest):
+            text = payload.messages[-1].text()
+            limit = payload.token_limit()
+        else:
+            assert isinstance(payload, CompletionRequest)
+            text = payload.prompt if isinstance(payload.prompt, str) else str(payload.prompt)
+            limit = payload.max_tokens
+        if text == "too long":
+            raise InvalidRequest(
+                "prompt too long", param="messages", code="context_length_exceeded"
+            )
+        words = text.split() or [""]
+        delay = float(handle.spec.options.get("token_delay", 0))
+        with self.lock:
+            self.started.append(task.id)
+        if text.startswith("boom-early"):
+            raise RuntimeError("secret plugin failure")
+        produced = 0
+        try:
+            for i, word in enumerate(words):
+                if cancel.is_set():
+                    return
+                if limit is not None and produced >= limit:
+                    yield TextDelta(finish_reason="length")
+                    break
+                if word == "boom":
+                    raise RuntimeError("secret plugin failure")
+                time.sleep(delay)
+                yield TextDelta(text=word if i == 0 else f" {word}")
+                produced += 1
+            else:
+                yield TextDelta(finish_reason="stop")
+            yield Usage(prompt_tokens=len(words), completion_tokens=produced)
+        finally:
+            if cancel.is_set():
+                with self.lock:
+                    self.cancelled.append(task.id)

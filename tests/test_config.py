@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from multai_core.config import ConfigError, load_config
+
+
+def test_toml_and_env_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "multai.toml"
+    path.write_text(
+        """
+[server]
+port = 9000
+[memory]
+ram_reserve_bytes = 0
+[[models]]
+name = "tiny"
+backend = "llamacpp"
+path = "/models/tiny.gguf"
+aliases = ["t"]
+options = { n_ctx = 512 }
+keep_alive = -1
+"""
+    )
+    config = load_config(
+        path,
+        {
+            "MULTAI_SERVER__PORT": "9100",
+            "MULTAI_API_KEYS": "k1, k2",
+            "MULTAI_SCHEDULER__MAX_QUEUE": "5",
+        },
+    )
+    assert config.server.port == 9100
+    assert config.server.api_keys == ["k1", "k2"]
+    assert config.scheduler.max_queue == 5
+    assert config.memory.ram_reserve_bytes == 0
+    (model,) = config.models
+    assert (model.name, model.aliases, model.options, model.keep_alive) == (
+        "tiny",
+        ("t",),
+        {"n_ctx": 512},
+        -1,
+    )
+
+
+def test_defaults_without_a_file() -> None:
+    config = load_config(None, {})
+    assert (config.server.host, config.server.port, config.models) == ("127.0.0.1", 8000, [])
+    assert config.server.max_body_bytes == 20 * 2**20
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[server]\nport = 'eighty'\n")
+    with pytest.raises(ConfigError, match="port"):
+        load_config(path, {})
+    path.write_text("[server]\nprot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_config(path, {})

@@ -1,0 +1,63 @@
+"""Loading, eviction of the least recently used idle model, pinning and keep_alive."""
+
+from __future__ import annotations
+
+import pytest
+
+from multai_core.config import MemoryConfig
+from multai_core.errors import InsufficientMemory
+from multai_core.memory import MemoryManager
+from multai_core.plugins import make_plugin_manager
+from multai_core.types import DeviceSnapshot, ModelSpec
+from tests.echo_plugin import EchoPlugin
+
+MiB = 2**20
+
+
+def manager(plugin: EchoPlugin, budget: int) -> MemoryManager:
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(plugin)
+    snapshot = DeviceSnapshot(ram_total_bytes=10_000 * MiB, ram_free_bytes=10_000 * MiB)
+    return MemoryManager(
+        pm, MemoryConfig(ram_reserve_bytes=0, ram_budget_bytes=budget), lambda: snapshot
+    )
+
+
+def spec(name: str, mib: int, **kw: object) -> ModelSpec:
+    return ModelSpec(name=name, backend="echo", options={"bytes": mib * MiB}, **kw)  # type: ignore[arg-type]
+
+
+def test_two_fit_side_by_side_and_lru_is_evicted() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=250 * MiB)
+    a, b, c = spec("a", 100), spec("b", 100), spec("c", 100)
+    memory.release(memory.acquire(a))
+    memory.release(memory.acquire(b))
+    assert set(memory.resident) == {"a", "b"}
+    memory.release(memory.acquire(a))  # a is now the most recently used
+    memory.release(memory.acquire(c))
+    assert set(memory.resident) == {"a", "c"}
+    assert plugin.unloads == ["b"]
+
+
+def test_in_use_and_pinned_models_are_never_evicted() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=250 * MiB)
+    busy = memory.acquire(spec("busy", 100))
+    memory.release(memory.acquire(spec("pinned", 100, pinned=True)))
+    with pytest.raises(InsufficientMemory) as info:
+        memory.acquire(spec("third", 100))
+    assert "needs" in info.value.message
+    memory.release(busy)
+    memory.release(memory.acquire(spec("third", 100)))
+    assert set(memory.resident) == {"pinned", "third"}
+
+
+def test_keep_alive() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=1000 * MiB)
+    memory.release(memory.acquire(spec("short", 10, keep_alive=0.0)))
+    memory.release(memory.acquire(spec("forever", 10, keep_alive=-1.0)))
+    memory.release(memory.acquire(spec("default", 10)))
+    assert memory.unload_idle() == ["short"]
+    assert set(memory.resident) == {"forever", "default"}

@@ -1,0 +1,174 @@
+"""The thesis's priority levels, cancellation and backpressure, through the real server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from multai_core.config import Config, SchedulerConfig
+from multai_core.types import ModelSpec
+from tests.conftest import make_server
+from tests.echo_plugin import EchoPlugin
+
+SLOW_WORDS = " ".join(["w"] * 12)  # 12 tokens at 0.05 s: the worker is busy for ~0.6 s
+
+
+def _plugin() -> EchoPlugin:
+    return EchoPlugin(
+        [
+            ModelSpec(name="echo", backend="echo"),
+            ModelSpec(name="other", backend="echo"),
+            ModelSpec(name="slow", backend="echo", options={"token_delay": 0.05}),
+            ModelSpec(name="broken", backend="echo", options={"fail_load": True}),
+        ]
+    )
+
+
+def _chat(
+    client: OpenAI, model: str, rid: str, content: str = "x", **extra: Any
+) -> Callable[[], Any]:
+    def call() -> Any:
+        return client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": content}],
+            extra_headers={"x-request-id": rid},
+            **extra,
+        )
+
+    return call
+
+
+def _run_in_threads(calls: list[Callable[[], Any]], gap: float = 0.05) -> list[threading.Thread]:
+    threads = []
+    for call in calls:
+        thread = threading.Thread(target=call)
+        thread.start()
+        threads.append(thread)
+        time.sleep(gap)  # fixes the arrival order
+    return threads
+
+
+def test_thesis_priority_order() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        _chat(client, "echo", "warm")()  # echo is now loaded
+        threads = _run_in_threads(
+            [
+                _chat(client, "slow", "blocker", SLOW_WORDS),
+                _chat(client, "echo", "A-p2", service_tier="flex"),  # flex -> priority 2
+                _chat(client, "other", "B-p1-unloaded"),
+                _chat(client, "echo", "C-p1-loaded"),
+                _chat(client, "echo", "D-p0", extra_body={"priority": 0}),
+                _chat(client, "slow", "E-p1-loaded"),
+            ]
+        )
+        for thread in threads:
+            thread.join(timeout=30)
+    assert plugin.started == [
+        "warm",
+        "blocker",
+        "D-p0",  # 0 first
+        "C-p1-loaded",  # then 1 for a loaded model, in arrival order
+        "E-p1-loaded",
+        "B-p1-unloaded",  # then the rest of 1
+        "A-p2",  # 2 last
+    ]
+
+
+def test_disconnect_while_streaming_stops_generation() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        body = {
+            "model": "slow",
+            "stream": True,
+            "messages": [{"role": "user", "content": SLOW_WORDS * 5}],
+        }
+        with httpx.stream(
+            "POST", f"{base}/v1/chat/completions", json=body, headers={"x-request-id": "gone"}
+        ) as r:
+            for line in r.iter_lines():
+                if '"content":"w"' in line:
+                    break
+        deadline = time.monotonic() + 5
+        while "gone" not in plugin.cancelled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "gone" in plugin.cancelled
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        assert _chat(client, "echo", "after")().choices[0].message.content == "x"
+
+
+def test_disconnect_while_queued_drops_the_request() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        blocker = _run_in_threads([_chat(client, "slow", "blocker", SLOW_WORDS)])
+        impatient = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0, timeout=0.2)
+        with pytest.raises(openai.APITimeoutError):
+            _chat(impatient, "echo", "impatient")()
+        blocker[0].join(timeout=30)
+        assert _chat(client, "echo", "next")().choices[0].message.content == "x"
+    assert "impatient" not in plugin.started
+    assert plugin.started[-1] == "next"
+
+
+def test_disconnect_while_running_non_streamed_stops_generation() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        impatient = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0, timeout=0.3)
+        with pytest.raises(openai.APITimeoutError):
+            _chat(impatient, "slow", "running", SLOW_WORDS * 5)()
+        deadline = time.monotonic() + 5
+        while "running" not in plugin.cancelled and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "running" in plugin.cancelled
+
+
+def test_queue_full_is_429_with_retry_after() -> None:
+    plugin = _plugin()
+    with make_server(plugin, Config(scheduler=SchedulerConfig(max_queue=1))) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        threads = _run_in_threads(
+            [_chat(client, "slow", "running", SLOW_WORDS), _chat(client, "echo", "waiting")]
+        )
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={"model": "echo", "messages": [{"role": "user", "content": "x"}]},
+        )
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "queue_full"
+        assert int(response.headers["retry-after"]) >= 1
+        for thread in threads:
+            thread.join(timeout=30)
+    assert plugin.started == ["running", "waiting"]
+
+
+def test_queue_wait_limit_is_503() -> None:
+    plugin = _plugin()
+    with make_server(plugin, Config(scheduler=SchedulerConfig(queue_timeout_s=0.2))) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        threads = _run_in_threads([_chat(client, "slow", "running", SLOW_WORDS)])
+        with pytest.raises(openai.InternalServerError) as info:
+            _chat(client, "echo", "late")()
+        assert info.value.status_code == 503
+        assert info.value.body["code"] == "queue_timeout"  # type: ignore[index]
+        threads[0].join(timeout=30)
+
+
+def test_failed_load_is_503_and_other_models_work() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        with pytest.raises(openai.InternalServerError) as info:
+            _chat(client, "broken", "b")()
+        assert info.value.status_code == 503
+        assert info.value.body["code"] == "model_unavailable"  # type: ignore[index]
+        assert "corrupt" not in str(info.value.body)
+        assert _chat(client, "echo", "ok")().choices[0].message.content == "x"
