@@ -18,10 +18,9 @@ from multai_core.memory import MemoryManager
 from multai_core.plugins import make_plugin_manager
 from multai_core.registry import Registry, collect_backends
 from multai_core.scheduler import Scheduler
+from multai_core.server import controllers
 from multai_core.server.auth import ApiKeyGuard
 from multai_core.server.controllers.health import HealthController
-from multai_core.server.controllers.models import ModelsController
-from multai_core.server.controllers.text import TextController
 from multai_core.server.errors import handle_exception
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.serving.services import Services
@@ -70,7 +69,11 @@ def create_app(
     return Litestar(
         route_handlers=[
             HealthController,
-            Router(path="/", route_handlers=[ModelsController, TextController], guards=[guard]),
+            Router(
+                path="/",
+                route_handlers=[c for c in controllers.discover() if c is not HealthController],
+                guards=[guard],
+            ),
         ],
         exception_handlers={Exception: handle_exception},
         middleware=[RequestIdMiddleware],
