@@ -22,6 +22,18 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "info"
     log_content: bool = False
     log_format: str = "auto"
+    # uploads and media limits (hostile input)
+    max_audio_bytes: int = 25 * MiB
+    max_audio_seconds: float = 2 * 3600.0
+    max_image_bytes: int = 20 * MiB
+    max_image_pixels: int = 33_000_000
+    max_images_per_request: int = 16
+    allow_remote_images: bool = False
+    remote_image_timeout_s: float = 10.0
+    # generated images served at signed, expiring URLs (kept in memory only)
+    image_url_ttl_s: float = 3600.0
+    image_store_bytes: int = 256 * MiB
+    public_base_url: str = ""
 
 
 class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
