@@ -10,8 +10,7 @@ from multai_core.config import Config, ConfigError, load_config
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
-    import uvicorn
-
+    from multai_core.server import runner
     from multai_core.server.app import create_app
     from multai_core.server.logging import configure_logging
 
@@ -26,10 +25,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         )
         return 2
     configure_logging(config.server.log_level, config.server.log_format)
-    app = create_app(config)
-    uvicorn.run(
-        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=30
-    )
+    runner.run(create_app(config), host=host, port=port)
     return 0
 
 

@@ -14,10 +14,22 @@ from multai_core.types import ModelSpec
 MiB = 1024 * 1024
 
 
+class ApiKeyEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One API key: the key itself or, better, its SHA-256 hex digest; what it may do."""
+
+    name: str = ""
+    key: str | None = None
+    sha256: str | None = None
+    max_priority: int = 0
+    models: list[str] | None = None
+    admin: bool = False
+
+
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8000
-    api_keys: list[str] = msgspec.field(default_factory=list)
+    api_keys: list[str | ApiKeyEntry] = msgspec.field(default_factory=list)
+    metrics_public: bool = False
     max_body_bytes: int = 20 * MiB
     log_level: str = "info"
     log_content: bool = False
@@ -46,6 +58,8 @@ class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_queue: int = 1024
     queue_timeout_s: float = 300.0
+    aging_s_priority_1: float = 30.0
+    aging_s_priority_2: float = 120.0
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -14,6 +14,7 @@ import structlog
 from multai_core.config import MemoryConfig
 from multai_core.devices import probe_devices
 from multai_core.errors import MultaiError, ServiceUnavailable
+from multai_core.metrics import Metrics
 from multai_core.placement import choose_placement, insufficient
 from multai_core.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placement
 
@@ -40,8 +41,10 @@ class MemoryManager:
         pm: pluggy.PluginManager,
         config: MemoryConfig | None = None,
         probe: Callable[[], DeviceSnapshot] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pm = pm
+        self.metrics = metrics
         self.config = config or MemoryConfig()
         self._probe = probe or (lambda: probe_devices(gpus=self.config.allow_gpu))
         self.resident: dict[str, LoadedModel] = {}
@@ -131,6 +134,10 @@ class MemoryManager:
         seconds = time.perf_counter() - started
         loaded = LoadedModel(spec, placement, handle, seconds)
         self.resident[spec.name] = loaded
+        if self.metrics is not None:
+            self.metrics.loads.labels(spec.name).inc()
+            self.metrics.load_seconds.labels(spec.name).observe(seconds)
+            self._update_resident_metrics()
         log.info(
             "model_loaded",
             model=spec.name,
@@ -164,6 +171,22 @@ class MemoryManager:
             except Exception as exc:
                 log.error("model_unload_failed", model=name, error=type(exc).__name__)
             log.info("model_unloaded", model=name, reason=reason)
+            if self.metrics is not None:
+                self.metrics.unloads.labels(name, reason).inc()
+                self._update_resident_metrics()
+
+    def _update_resident_metrics(self) -> None:
+        assert self.metrics is not None
+        per_device: dict[str, int] = {"cpu": 0}
+        for m in self.resident.values():
+            per_device["cpu"] += m.placement.ram_bytes
+            if m.placement.device != "cpu":
+                per_device[m.placement.device] = (
+                    per_device.get(m.placement.device, 0) + m.placement.vram_bytes
+                )
+        self.metrics.resident_bytes.clear()
+        for device, size in per_device.items():
+            self.metrics.resident_bytes.labels(device).set(size)
 
     def unload_idle(self, now: float | None = None) -> list[str]:
         """Unload models idle past their keep_alive (negative keep_alive: never)."""

@@ -1,5 +1,9 @@
-"""The scheduler: a bounded priority queue in front of one worker that runs inference off the
-event loop, streaming what the plugin yields back to the waiting request."""
+"""The scheduler: a bounded priority queue in front of worker threads.
+
+A job may start when its model has a free slot (ModelSpec.max_concurrency) and the device its
+model runs on is not busy with another model (two models on one device fight for it), and at
+most one model loads at a time. Inference runs off the event loop; what the plugin yields is
+streamed back to the waiting request."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,7 +27,9 @@ from multai_core.errors import (
     ShuttingDown,
 )
 from multai_core.memory import MemoryManager
+from multai_core.metrics import Metrics
 from multai_core.request_queue import RequestQueue
+from multai_core.results import Usage
 from multai_core.types import ModelSpec, Task
 
 log = structlog.get_logger(__name__)
@@ -33,15 +40,22 @@ _DONE = object()
 class Job:
     """One submitted task as its caller sees it: an async stream of what the plugin produced."""
 
-    def __init__(self, task: Task, spec: ModelSpec, priority: int, gpu_layers: int | None) -> None:
+    def __init__(
+        self, task: Task, spec: ModelSpec, priority: int, gpu_layers: int | None, owner: str = ""
+    ) -> None:
         self.task = task
         self.spec = spec
         self.priority = priority
         self.gpu_layers = gpu_layers
+        self.owner = owner
         self.cancel_event = threading.Event()
         self.state = "queued"
         self.queue_key: int | None = None
+        self.device: str | None = None
+        self.loads_model = False
+        self.load_done = False
         self.submitted_at = time.monotonic()
+        self.started_at: float | None = None
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
 
@@ -68,24 +82,49 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, memory: MemoryManager, config: SchedulerConfig | None = None) -> None:
+    def __init__(
+        self,
+        memory: MemoryManager,
+        config: SchedulerConfig | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.memory = memory
         self.config = config or SchedulerConfig()
-        self.queue: RequestQueue[Job] = RequestQueue()
-        self.running: Job | None = None
+        self.metrics = metrics or Metrics()
+        self.queue: RequestQueue[Job] = RequestQueue(
+            {1: self.config.aging_s_priority_1, 2: self.config.aging_s_priority_2}
+        )
+        self.jobs: dict[str, Job] = {}  # queued and running, by request id
+        self.running: set[Job] = set()
+        self._per_model: Counter[str] = Counter()
+        self._lanes: dict[str, str] = {}  # device -> the model running on it
+        self._lane_users: Counter[str] = Counter()
+        self._loading = False
+        self._specs: dict[str, ModelSpec] = {}
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
     async def start(self) -> None:
-        self._worker = asyncio.create_task(self._run_forever(), name="multai-scheduler")
+        self._loop = asyncio.get_running_loop()
+        self._worker = asyncio.create_task(self._dispatch_forever(), name="multai-scheduler")
 
-    async def stop(self) -> None:
+    def begin_shutdown(self) -> None:
+        """Stop accepting; answer everything still queued with 503. Running jobs go on."""
         self._closing = True
         for job in list(self.queue.items()):
             self._finish_queued(job, ShuttingDown("The server is shutting down.", retry_after=5))
-        if self.running is not None:
-            self.running.cancel_event.set()
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        self.begin_shutdown()
+        deadline = time.monotonic() + grace_s
+        while self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for job in self.running:
+            job.cancel_event.set()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace_s)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -93,22 +132,40 @@ class Scheduler:
         await asyncio.to_thread(self.memory.unload_all)
 
     def submit(
-        self, task: Task, spec: ModelSpec, *, priority: int = 1, gpu_layers: int | None = None
+        self,
+        task: Task,
+        spec: ModelSpec,
+        *,
+        priority: int = 1,
+        gpu_layers: int | None = None,
+        owner: str = "",
     ) -> Job:
         if self._closing:
             raise ShuttingDown("The server is shutting down.", retry_after=5)
         if len(self.queue) >= self.config.max_queue:
+            self.metrics.rejected.labels("queue_full").inc()
             raise QueueFull(
                 f"The queue is full ({self.config.max_queue} waiting requests); retry later.",
-                retry_after=1,
+                retry_after=self._retry_after(),
             )
-        job = Job(task, spec, priority, gpu_layers)
+        job = Job(task, spec, priority, gpu_layers, owner)
+        self._specs[spec.name] = spec
         job.queue_key = self.queue.push(
             job, priority=priority, model=spec.name, now=job.submitted_at
         )
+        self.jobs[task.id] = job
+        self.metrics.queue_depth.labels(str(priority)).set(self.queue.depth(priority))
         asyncio.get_running_loop().call_later(self.config.queue_timeout_s, self._expire, job)
         self._wakeup.set()
         return job
+
+    def _retry_after(self) -> float:
+        return max(1.0, min(60.0, len(self.queue) * 0.1))
+
+    def position(self, job: Job) -> int | None:
+        if job.queue_key is None or job.state != "queued":
+            return None
+        return self.queue.position(job.queue_key, self.memory.resident.keys())
 
     def cancel(self, job: Job) -> None:
         """The client went away: drop it from the queue, or stop it at the next token."""
@@ -119,6 +176,11 @@ class Scheduler:
     def _finish_queued(self, job: Job, error: MultaiError | None) -> None:
         if job.queue_key is not None and self.queue.remove(job.queue_key):
             job.state = "cancelled" if error is None else "failed"
+            self.jobs.pop(job.task.id, None)
+            self.metrics.queue_depth.labels(str(job.priority)).set(self.queue.depth(job.priority))
+            self.metrics.rejected.labels(
+                "cancelled" if error is None else (error.code or "error")
+            ).inc()
             job._put(error if error is not None else _DONE)
 
     def _expire(self, job: Job) -> None:
@@ -132,26 +194,89 @@ class Scheduler:
                 ),
             )
 
-    async def _run_forever(self) -> None:
+    # -- dispatching ------------------------------------------------------------------------
+
+    def _device_of(self, model: str) -> str | None:
+        """Where the model runs (or would be loaded now); None while another load runs."""
+        loaded = self.memory.resident.get(model)
+        if loaded is not None:
+            return loaded.placement.device
+        if self._loading:
+            return None
+        try:
+            _, placement = self.memory.plan(self._specs[model])
+        except Exception:
+            return "cpu"  # the job will fail with a clear error when it runs
+        return placement.device if placement is not None else "cpu"
+
+    def _may_start(self, model: str) -> bool:
+        if self._per_model[model] >= max(1, self._specs[model].max_concurrency):
+            return False
+        device = self._device_of(model)
+        if device is None:
+            return False
+        holder = self._lanes.get(device)
+        return holder is None or holder == model
+
+    async def _dispatch_forever(self) -> None:
         while True:
-            job = self.queue.pop(loaded=self.memory.resident.keys(), now=time.monotonic())
-            if job is None:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            job.state = "running"
-            self.running = job
-            try:
-                await asyncio.to_thread(self._execute, job)
-            finally:
-                self.running = None
+            self._wakeup.clear()
+            while not self._closing:
+                job = self.queue.pop(
+                    loaded=self.memory.resident.keys(),
+                    now=time.monotonic(),
+                    may_start=self._may_start,
+                )
+                if job is None:
+                    break
+                self._start(job)
+            await self._wakeup.wait()
+
+    def _start(self, job: Job) -> None:
+        model = job.spec.name
+        job.state = "running"
+        job.started_at = time.monotonic()
+        job.loads_model = model not in self.memory.resident
+        job.device = self._device_of(model) or "cpu"
+        self._loading = self._loading or job.loads_model
+        self._per_model[model] += 1
+        self._lanes[job.device] = model
+        self._lane_users[job.device] += 1
+        self.running.add(job)
+        self.metrics.queue_depth.labels(str(job.priority)).set(self.queue.depth(job.priority))
+        self.metrics.queue_wait.labels(str(job.priority)).observe(job.started_at - job.submitted_at)
+        task = asyncio.create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await asyncio.to_thread(self._execute, job)
+        finally:
+            model, device = job.spec.name, job.device or "cpu"
+            self.running.discard(job)
+            self.jobs.pop(job.task.id, None)
+            self._per_model[model] -= 1
+            self._lane_users[device] -= 1
+            if self._lane_users[device] <= 0:
+                self._lanes.pop(device, None)
+            self._load_finished(job)
+            self._wakeup.set()
 
     def _execute(self, job: Job) -> None:
         """Runs in a worker thread: load the model, run the plugin, forward its output."""
-        started = time.perf_counter()
         loaded = None
+        outcome = "ok"
+        ran_from = time.perf_counter()
         try:
             loaded = self.memory.acquire(job.spec, job.gpu_layers)
+            if job.loads_model:  # the load is done: another model may load while this runs
+                self._loop.call_soon_threadsafe(self._load_finished, job)
+            ran_from = time.perf_counter()
+            if job.cancel_event.is_set():
+                outcome = "cancelled"
+                job._put(_DONE)
+                return
             result = self.memory.pm.hook.multai_infer(
                 handle=loaded.handle, task=job.task, cancel=job.cancel_event
             )
@@ -164,15 +289,18 @@ class Scheduler:
             job._put(_DONE)
             job.state = "done"
         except MultaiError as exc:
+            outcome = "rejected" if exc.status_code < 500 else "failed"
             job.state = "failed"
             job._put(exc)
         except Exception as exc:
+            outcome = "failed"
             job.state = "failed"
             log.error(
                 "inference_failed",
                 request_id=job.task.id,
                 model=job.spec.name,
                 error=type(exc).__name__,
+                where=_where(exc),
             )
             job._put(
                 InferenceFailed(
@@ -183,23 +311,51 @@ class Scheduler:
         finally:
             if loaded is not None:
                 self.memory.release(loaded)
+            seconds = time.perf_counter() - ran_from
+            if job.cancel_event.is_set() and outcome == "ok":
+                outcome = "cancelled"
+            self.metrics.inference_seconds.labels(job.spec.name, job.task.kind, outcome).observe(
+                seconds
+            )
             log.info(
                 "inference_finished",
                 request_id=job.task.id,
                 model=job.spec.name,
                 kind=job.task.kind,
-                state=job.state,
-                cancelled=job.cancel_event.is_set(),
-                seconds=round(time.perf_counter() - started, 4),
+                priority=job.priority,
+                outcome=outcome,
+                queued_s=round((job.started_at or 0) - job.submitted_at, 4),
+                seconds=round(seconds, 4),
             )
+
+    def _load_finished(self, job: Job) -> None:
+        if job.loads_model and not job.load_done:
+            job.load_done = True
+            self._loading = False
+            self._wakeup.set()
 
     def _forward(self, job: Job, chunks: Iterator[Any]) -> None:
         try:
             for chunk in chunks:
                 if job.cancel_event.is_set():
                     break
+                if isinstance(chunk, Usage):
+                    self.metrics.tokens.labels(job.spec.name, "prompt").inc(chunk.prompt_tokens)
+                    self.metrics.tokens.labels(job.spec.name, "completion").inc(
+                        chunk.completion_tokens
+                    )
                 job._put(chunk)
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame: enough to debug, no message (it may hold content)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"

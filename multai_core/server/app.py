@@ -15,12 +15,12 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from multai_core import __version__
 from multai_core.config import Config
 from multai_core.memory import MemoryManager
+from multai_core.metrics import Metrics
 from multai_core.plugins import make_plugin_manager
 from multai_core.registry import Registry, collect_backends
 from multai_core.scheduler import Scheduler
 from multai_core.server import controllers
 from multai_core.server.auth import ApiKeyGuard
-from multai_core.server.controllers.health import HealthController
 from multai_core.server.errors import handle_exception
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.serving.services import Services
@@ -36,13 +36,15 @@ def build_services(
 ) -> Services:
     pm = pm or make_plugin_manager()
     registry = Registry(collect_backends(pm), config.models)
-    memory = MemoryManager(pm, config.memory, probe)
+    metrics = Metrics()
+    memory = MemoryManager(pm, config.memory, probe, metrics)
     return Services(
         config=config,
         pm=pm,
         registry=registry,
         memory=memory,
-        scheduler=None,  # type: ignore[arg-type]
+        scheduler=Scheduler(memory, config.scheduler, metrics),
+        metrics=metrics,
     )
 
 
@@ -54,10 +56,13 @@ def create_app(
     config = config or Config()
     services = build_services(config, pm, probe)
     guard = ApiKeyGuard(config.server.api_keys)
+    found = controllers.discover()
+    # capability URLs, health and metrics (which checks keys itself) sit outside the guard
+    public = [c for c in found if getattr(c, "public", False)]
+    guarded = [c for c in found if not getattr(c, "public", False)]
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        services.scheduler = Scheduler(services.memory, config.scheduler)
         await services.scheduler.start()
         sweeper = asyncio.create_task(_sweep_idle(services))
         try:
@@ -68,17 +73,13 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            HealthController,
-            Router(
-                path="/",
-                route_handlers=[c for c in controllers.discover() if c is not HealthController],
-                guards=[guard],
-            ),
+            *public,
+            Router(path="/", route_handlers=guarded, guards=[guard]),
         ],
         exception_handlers={Exception: handle_exception},
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
-        state=State({"services": services}),
+        state=State({"services": services, "guard": guard}),
         request_max_body_size=config.server.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="MultAI",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from multai_core import principal
 from multai_core.protocol.common import effective_priority
 from multai_core.scheduler import Job
 from multai_core.serving.services import Services
@@ -21,14 +22,21 @@ def submit(
     priority: int | None = None,
     service_tier: str | None = None,
     gpu_layers: int | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Job:
     spec = services.registry.resolve(model, kind=kind)
-    task = Task(id=request_id or uuid.uuid4().hex, kind=kind, model=spec.name, payload=payload)
+    caller = principal.current()
+    level = effective_priority(priority, service_tier)
+    caller.check(model=spec.name, aliases=spec.aliases, priority=level)
+    task = Task(
+        id=request_id or uuid.uuid4().hex,
+        kind=kind,
+        model=spec.name,
+        payload=payload,
+        options=dict(options or {}),
+    )
     return services.scheduler.submit(
-        task,
-        spec,
-        priority=effective_priority(priority, service_tier),
-        gpu_layers=gpu_layers,
+        task, spec, priority=level, gpu_layers=gpu_layers, owner=caller.id
     )
 
 

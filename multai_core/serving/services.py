@@ -9,6 +9,7 @@ import pluggy
 
 from multai_core.config import Config
 from multai_core.memory import MemoryManager
+from multai_core.metrics import Metrics
 from multai_core.registry import Registry
 from multai_core.scheduler import Scheduler
 
@@ -20,6 +21,7 @@ class Services:
     registry: Registry
     memory: MemoryManager
     scheduler: Scheduler
+    metrics: Metrics
     started_at: float = 0.0
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ from multai_core.serving.services import Services
 
 class HealthController(Controller):
     tags = ["health"]
+    public = True
 
     @get("/health", summary="Liveness")
     async def health(self) -> dict[str, str]:

@@ -1,0 +1,60 @@
+"""Prometheus metrics, one registry per app (names prefixed multai_). Labels carry model names,
+priorities, kinds and devices only: never keys or content."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+WAIT_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+RUN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.queue_depth = Gauge(
+            "multai_queue_depth", "Requests waiting, per priority", ["priority"], registry=r
+        )
+        self.queue_wait = Histogram(
+            "multai_queue_wait_seconds",
+            "Time from submission to start, per priority",
+            ["priority"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.rejected = Counter(
+            "multai_requests_rejected_total",
+            "Requests refused or failed before running, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.loads = Counter("multai_model_loads_total", "Model loads", ["model"], registry=r)
+        self.load_seconds = Histogram(
+            "multai_model_load_seconds",
+            "Time to load a model",
+            ["model"],
+            buckets=RUN_BUCKETS,
+            registry=r,
+        )
+        self.unloads = Counter(
+            "multai_model_unloads_total",
+            "Model unloads, by reason",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.inference_seconds = Histogram(
+            "multai_inference_seconds",
+            "Time a job ran, load excluded",
+            ["model", "kind", "outcome"],
+            buckets=RUN_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "multai_tokens_total", "Tokens processed, by type", ["model", "type"], registry=r
+        )
+        self.resident_bytes = Gauge(
+            "multai_resident_bytes", "Estimated bytes held by loaded models", ["device"], registry=r
+        )
+        for priority in ("0", "1", "2"):
+            self.queue_depth.labels(priority).set(0)
