@@ -7,7 +7,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
-nox.options.sessions = ["lint", "types", "core"]
+nox.options.sessions = ["lint", "types", "core", "llamacpp"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
@@ -24,7 +24,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML")
-    session.run("mypy", "multai_core")
+    session.install("--no-deps", "-e", LLAMACPP)
+    session.run("mypy", "multai_core", f"{LLAMACPP}/multai_llamacpp")
 
 
 @nox.session(python=PYTHON)

@@ -2,9 +2,12 @@
 
 Pick order, among requests whose model may start now (the scheduler says which may):
 - priority 0: arrival order, always first;
-- a priority 2 request that has waited past its aging bound is served like priority 1;
-- priority 1: a request for a loaded model first (the oldest such), unless the oldest
-  priority-1 request has waited past its aging bound; then arrival order;
+- a priority 2 request that is due (its wait plus ``horizon``, the longest a job may take, has
+  reached its aging bound) is served like priority 1;
+- priority 1: the oldest due request (a due one for a loaded model first: it costs no swap);
+  else the oldest request for a loaded model (no swap);
+  else the model whose waiting requests make the swap pay best: the most requests served per
+  second, n / (load_s + n * service_s), from the costs the scheduler measured; ties by age;
 - priority 2: arrival order.
 Requests wait in one heap per (priority, model), so push and pop are O(log n) plus a look at the
 head of each model's heap (the models with waiting requests: a handful, not n). Removal is lazy.
@@ -46,6 +49,7 @@ class RequestQueue(Generic[T]):
         self._heaps: dict[int, dict[str, _Heap[T]]] = {0: {}, 1: {}, 2: {}}
         self._entries: dict[int, _Entry[T]] = {}
         self._depth = {0: 0, 1: 0, 2: 0}
+        self._count: dict[tuple[int, str], int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -57,6 +61,7 @@ class RequestQueue(Generic[T]):
         entry = _Entry(next(self._seq), priority, model, now, item)
         self._entries[entry.seq] = entry
         self._depth[priority] += 1
+        self._count[(priority, model)] = self._count.get((priority, model), 0) + 1
         heapq.heappush(self._heaps[priority].setdefault(model, []), (entry.seq, entry))
         return entry.seq
 
@@ -66,6 +71,10 @@ class RequestQueue(Generic[T]):
             return False
         entry.live = False
         self._depth[entry.priority] -= 1
+        key_count = (entry.priority, entry.model)
+        self._count[key_count] -= 1
+        if not self._count[key_count]:
+            del self._count[key_count]
         return True
 
     def items(self) -> Iterator[T]:
@@ -112,24 +121,43 @@ class RequestQueue(Generic[T]):
         loaded: Collection[str],
         now: float,
         may_start: Callable[[str], bool] = _always,
+        horizon: float = 0.0,
+        costs: Callable[[str], tuple[float, float]] | None = None,
     ) -> T | None:
+        """The next request to run, or None. ``costs(model)`` gives (load_s, service_s)."""
+
         def oldest(entries: list[_Entry[T]]) -> _Entry[T] | None:
             return min(entries, key=lambda e: e.seq) if entries else None
+
+        def due(entry: _Entry[T]) -> bool:
+            return now - entry.enqueued_at + horizon >= self.aging_s[entry.priority]
 
         first = oldest(self._heads(0, may_start))
         if first is not None:
             return self._take(first)
         oldest_p2 = oldest(self._heads(2, may_start))
-        if oldest_p2 is not None and now - oldest_p2.enqueued_at >= self.aging_s[2]:
+        if oldest_p2 is not None and due(oldest_p2):
             return self._take(oldest_p2)
         heads_p1 = self._heads(1, may_start)
         oldest_p1 = oldest(heads_p1)
         if oldest_p1 is not None:
-            if now - oldest_p1.enqueued_at < self.aging_s[1]:
-                affine = oldest([e for e in heads_p1 if e.model in loaded])
-                if affine is not None:
+            affine = oldest([e for e in heads_p1 if e.model in loaded])
+            if due(oldest_p1):
+                # a due request for the loaded model costs no swap: serve it first
+                if affine is not None and due(affine):
                     return self._take(affine)
-            return self._take(oldest_p1)
+                return self._take(oldest_p1)
+            if affine is not None:
+                return self._take(affine)
+            if costs is None:
+                return self._take(oldest_p1)
+            return self._take(max(heads_p1, key=lambda e: (self._rate(e, costs), -e.seq)))
         if oldest_p2 is not None:
             return self._take(oldest_p2)
         return None
+
+    def _rate(self, entry: _Entry[T], costs: Callable[[str], tuple[float, float]]) -> float:
+        """Requests per second a swap to this entry's model would serve."""
+        n = self._count.get((entry.priority, entry.model), 1)
+        load_s, service_s = costs(entry.model)
+        return n / max(load_s + n * service_s, 1e-9)

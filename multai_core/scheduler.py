@@ -101,6 +101,8 @@ class Scheduler:
         self._lane_users: Counter[str] = Counter()
         self._loading = False
         self._specs: dict[str, ModelSpec] = {}
+        self._service_s: dict[str, float] = {}  # moving average of a request's run time
+        self._load_s: dict[str, float] = {}  # last measured load time
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -209,6 +211,29 @@ class Scheduler:
             return "cpu"  # the job will fail with a clear error when it runs
         return placement.device if placement is not None else "cpu"
 
+    def _costs(self, model: str) -> tuple[float, float]:
+        """(load seconds if a swap is needed, seconds one request takes), as measured."""
+        service = self._service_s.get(model, 1.0)
+        if model in self.memory.resident:
+            return 0.0, service
+        known = list(self._load_s.values())
+        return self._load_s.get(model, sum(known) / len(known) if known else 1.0), service
+
+    def _horizon(self) -> float:
+        """The longest one job is expected to hold the device: a request must be picked that
+        much before its aging bound. Capped at half the smallest bound so affinity still works."""
+        longest = max(
+            (self._load_s.get(m, 0.0) + s for m, s in self._service_s.items()), default=0.0
+        )
+        return min(longest, 0.5 * min(self.queue.aging_s[1], self.queue.aging_s[2]))
+
+    def _measured(self, job: Job, seconds: float, load_seconds: float | None) -> None:
+        model = job.spec.name
+        previous = self._service_s.get(model)
+        self._service_s[model] = seconds if previous is None else 0.8 * previous + 0.2 * seconds
+        if load_seconds is not None:
+            self._load_s[model] = load_seconds
+
     def _may_start(self, model: str) -> bool:
         if self._per_model[model] >= max(1, self._specs[model].max_concurrency):
             return False
@@ -309,9 +334,12 @@ class Scheduler:
                 )
             )
         finally:
+            seconds = time.perf_counter() - ran_from
             if loaded is not None:
                 self.memory.release(loaded)
-            seconds = time.perf_counter() - ran_from
+                if outcome == "ok":
+                    load_s = loaded.load_seconds if job.loads_model else None
+                    self._loop.call_soon_threadsafe(self._measured, job, seconds, load_s)
             if job.cancel_event.is_set() and outcome == "ok":
                 outcome = "cancelled"
             self.metrics.inference_seconds.labels(job.spec.name, job.task.kind, outcome).observe(

@@ -1,0 +1,77 @@
+"""The hook implementations (entry point ``multai.llamacpp``). Thin: each hook checks that the
+spec or handle is this backend's and hands over to a module. Nothing here imports llama_cpp."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from multai_core.hookspecs import hookimpl
+from multai_core.types import Backend, MemoryEstimate, ModelSpec, Placement, Task
+from multai_llamacpp import BACKEND_NAME
+from multai_llamacpp.handle import LlamaHandle
+from multai_llamacpp.options import LlamaCppOptions
+
+TASKS = frozenset({"chat", "completion", "embedding"})
+
+
+@hookimpl
+def multai_register_backends(register: Callable[[Backend], Any]) -> None:
+    from multai_llamacpp.default_model import default_models
+
+    register(
+        Backend(
+            name=BACKEND_NAME,
+            tasks=TASKS,
+            options_type=LlamaCppOptions,
+            default_models=tuple(default_models()),
+            description="GGUF language models through llama.cpp: chat, completions, embeddings",
+        )
+    )
+
+
+@hookimpl
+def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate | None:
+    """``devices`` is not needed: the estimate depends on the file and options only."""
+    if spec.backend != BACKEND_NAME:
+        return None
+    from multai_llamacpp.estimate import estimate
+
+    return estimate(spec)
+
+
+@hookimpl
+def multai_load(spec: ModelSpec, placement: Placement) -> LlamaHandle | None:
+    if spec.backend != BACKEND_NAME:
+        return None
+    from multai_llamacpp.handle import load
+
+    return load(spec, placement)
+
+
+@hookimpl
+def multai_unload(handle: Any) -> None:
+    if isinstance(handle, LlamaHandle):
+        handle.close()
+
+
+@hookimpl
+def multai_infer(handle: Any, task: Task, cancel: threading.Event) -> Any:
+    if not isinstance(handle, LlamaHandle):
+        return None
+    if task.kind == "chat":
+        from multai_llamacpp.chat import run_chat
+
+        return run_chat(handle, task.payload, cancel)
+    if task.kind == "completion":
+        from multai_llamacpp.completion import run_completion
+
+        return run_completion(handle, task.payload, cancel)
+    if task.kind == "embedding":
+        from multai_llamacpp.embedding import run_embedding
+
+        return run_embedding(handle, task.payload)
+    from multai_core.errors import InvalidRequest
+
+    raise InvalidRequest(f"the llamacpp backend does not serve {task.kind!r} tasks")

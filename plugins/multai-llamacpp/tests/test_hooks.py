@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import multai_llamacpp.default_model as default_model
+from conftest import make_task
+from multai_llamacpp.options import LlamaCppOptions
+
+from multai_core.types import DeviceSnapshot, ModelSpec, Placement
+
+
+def test_backend_registration(backend):
+    assert backend.name == "llamacpp"
+    assert backend.tasks == frozenset({"chat", "completion", "embedding"})
+    assert backend.options_type is LlamaCppOptions
+    [model] = backend.default_models
+    assert model.name == "smollm2-135m-instruct"
+    assert model.backend == "llamacpp"
+    assert Path(model.path).suffix == ".gguf"
+    assert Path(model.path).is_file()
+
+
+def test_no_default_model_without_the_package(monkeypatch):
+    monkeypatch.setattr(default_model.importlib.util, "find_spec", lambda name: None)
+    assert default_model.default_models() == []
+
+
+def test_other_backends_and_handles_are_ignored(pm):
+    other = ModelSpec(name="w", backend="whisper", path="/nonexistent")
+    assert pm.hook.multai_estimate_memory(spec=other, devices=DeviceSnapshot()) is None
+    assert pm.hook.multai_load(spec=other, placement=Placement(kind="cpu")) is None
+    task = make_task("chat", {"messages": [{"role": "user", "content": "hi"}]})
+    assert pm.hook.multai_infer(handle=object(), task=task, cancel=threading.Event()) is None
+    pm.hook.multai_unload(handle=object())
+
+
+def test_importing_the_plugin_does_not_import_llama_cpp():
+    code = (
+        "import sys, multai_llamacpp.plugin, multai_llamacpp.estimate;"
+        "assert 'llama_cpp' not in sys.modules, 'llama_cpp imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bad_options_are_rejected(pm, spec):
+    import msgspec
+    import pytest
+
+    bad = msgspec.structs.replace(spec, options={"n_ctxx": 5})
+    with pytest.raises(ValueError, match="n_ctxx"):
+        pm.hook.multai_estimate_memory(spec=bad, devices=DeviceSnapshot())
