@@ -8,7 +8,7 @@ Pick order, among requests whose model may start now (the scheduler says which m
   else the oldest request for a loaded model (no swap);
   else the model whose waiting requests make the swap pay best: the most requests served per
   second, n / (load_s + n * service_s), from the costs the scheduler measured; ties by age;
-- priority 2: arrival order.
+- priority 2: as priority 1, after it.
 Requests wait in one heap per (priority, model), so push and pop are O(log n) plus a look at the
 head of each model's heap (the models with waiting requests: a handful, not n). Removal is lazy.
 """
@@ -138,23 +138,34 @@ class RequestQueue(Generic[T]):
         oldest_p2 = oldest(self._heads(2, may_start))
         if oldest_p2 is not None and due(oldest_p2):
             return self._take(oldest_p2)
-        heads_p1 = self._heads(1, may_start)
-        oldest_p1 = oldest(heads_p1)
-        if oldest_p1 is not None:
-            affine = oldest([e for e in heads_p1 if e.model in loaded])
-            if due(oldest_p1):
-                # a due request for the loaded model costs no swap: serve it first
-                if affine is not None and due(affine):
-                    return self._take(affine)
-                return self._take(oldest_p1)
-            if affine is not None:
-                return self._take(affine)
-            if costs is None:
-                return self._take(oldest_p1)
-            return self._take(max(heads_p1, key=lambda e: (self._rate(e, costs), -e.seq)))
-        if oldest_p2 is not None:
-            return self._take(oldest_p2)
+        for priority in (1, 2):
+            chosen = self._pick_level(priority, may_start, loaded, due, costs)
+            if chosen is not None:
+                return self._take(chosen)
         return None
+
+    def _pick_level(
+        self,
+        priority: int,
+        may_start: Callable[[str], bool],
+        loaded: Collection[str],
+        due: Callable[[_Entry[T]], bool],
+        costs: Callable[[str], tuple[float, float]] | None,
+    ) -> _Entry[T] | None:
+        heads = self._heads(priority, may_start)
+        if not heads:
+            return None
+        first = min(heads, key=lambda e: e.seq)
+        affine = [e for e in heads if e.model in loaded]
+        first_affine = min(affine, key=lambda e: e.seq) if affine else None
+        if due(first):
+            # a due request for the loaded model costs no swap: serve it first
+            return first_affine if first_affine is not None and due(first_affine) else first
+        if first_affine is not None:
+            return first_affine
+        if costs is None:
+            return first
+        return max(heads, key=lambda e: (self._rate(e, costs), -e.seq))
 
     def _rate(self, entry: _Entry[T], costs: Callable[[str], tuple[float, float]]) -> float:
         """Requests per second a swap to this entry's model would serve."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from multai_core.errors import InvalidRequest
 from multai_llamacpp.options import LlamaCppOptions
@@ -103,7 +103,7 @@ def load_chat_template(llama: llama_cpp.Llama, options: LlamaCppOptions) -> Chat
     def render_jinja(
         messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> tuple[str, list[str]]:
-        result = formatter(messages=messages, tools=tools)  # type: ignore[arg-type]
+        result = cast(Any, formatter)(messages=messages, tools=tools)
         return str(result.prompt), []
 
     return ChatTemplate(

@@ -154,7 +154,7 @@ def _tensor_bytes(ggml_type: int, n_elements: int) -> int:
         block_size, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError) as exc:
         raise ValueError(f"unknown tensor type {ggml_type}") from exc
-    return n_elements // block_size * type_size
+    return int(n_elements // block_size * type_size)
 
 
 def _read_header(path: Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
