@@ -28,14 +28,14 @@ def types(session: nox.Session) -> None:
     session.run("mypy", "multai_core", f"{LLAMACPP}/multai_llamacpp")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, tags=["tests"])
 def core(session: nox.Session) -> None:
     """Core tests: no plugin installed, the test plugin registered in fixtures."""
     session.install("-e", ".[test]")
     session.run("pytest", "tests", *session.posargs, env=ONE_THREAD)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, tags=["tests"])
 def llamacpp(session: nox.Session) -> None:
     """multai-llamacpp with the real SmolLM2 model: core + this plugin only."""
     session.install("-e", ".[test]", "-e", f"{LLAMACPP}[default-model,test]")

@@ -25,7 +25,13 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         )
         return 2
     configure_logging(config.server.log_level, config.server.log_format)
-    runner.run(create_app(config), host=host, port=port)
+    runner.run(
+        create_app(config),
+        host=host,
+        port=port,
+        certfile=config.server.tls_certfile,
+        keyfile=config.server.tls_keyfile,
+    )
     return 0
 
 

@@ -30,6 +30,9 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int = 8000
     api_keys: list[str | ApiKeyEntry] = msgspec.field(default_factory=list)
     metrics_public: bool = False
+    cors_allow_origins: list[str] = msgspec.field(default_factory=list)  # empty: CORS off
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
     max_body_bytes: int = 20 * MiB
     log_level: str = "info"
     log_content: bool = False

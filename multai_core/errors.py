@@ -97,3 +97,14 @@ class QueueTimeout(ServiceUnavailable):
 class ShuttingDown(ServiceUnavailable):
     code = "shutting_down"
     should_retry = True
+
+
+def where(exc: BaseException) -> str:
+    """file:line of the innermost frame of ``exc``: enough to debug, without the message or
+    the traceback's locals (either may hold request content, which must never be logged)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"

@@ -41,3 +41,12 @@ def multai_infer(handle: Any, task: Any, cancel: Any) -> Any:
     generative tasks (see :mod:`multai_core.results`). ``cancel`` is a threading.Event: stop at
     the next token or step once it is set. Raise :class:`multai_core.errors.InvalidRequest` for
     input the model cannot take (the client gets a 400)."""
+
+
+@hookspec(firstresult=True)
+def multai_authenticate(authorization: Any, headers: Any) -> Any:
+    """Identify the caller of a request from its ``authorization`` header value (str or None)
+    and ``headers`` (a case-insensitive mapping). Return a :class:`multai_core.principal.Principal`
+    (its maximum priority, allowed models, admin flag), return None to leave the request to the
+    next implementation, or raise :class:`multai_core.errors.AuthenticationFailed` (401). The
+    built-in API-key check runs last."""

@@ -25,6 +25,7 @@ from multai_core.errors import (
     QueueTimeout,
     ServiceUnavailable,
     ShuttingDown,
+    where,
 )
 from multai_core.memory import MemoryManager
 from multai_core.metrics import Metrics
@@ -325,7 +326,7 @@ class Scheduler:
                 request_id=job.task.id,
                 model=job.spec.name,
                 error=type(exc).__name__,
-                where=_where(exc),
+                where=where(exc),
             )
             job._put(
                 InferenceFailed(
@@ -377,13 +378,3 @@ class Scheduler:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-
-
-def _where(exc: BaseException) -> str:
-    """file:line of the innermost frame: enough to debug, no message (it may hold content)."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return ""
-    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"

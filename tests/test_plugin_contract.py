@@ -29,6 +29,7 @@ def test_there_are_hooks() -> None:
         "multai_load",
         "multai_unload",
         "multai_infer",
+        "multai_authenticate",
     }
 
 

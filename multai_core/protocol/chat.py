@@ -12,6 +12,7 @@ Temperature = Annotated[float, msgspec.Meta(ge=0.0, le=2.0)]
 TopP = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Penalty = Annotated[float, msgspec.Meta(ge=-2.0, le=2.0)]
 StopSequences = str | Annotated[list[str], msgspec.Meta(max_length=4)] | None
+MAX_TOKENS = 2**31 - 1  # sanity bound; a model clamps to what its context leaves
 
 
 class ImageURL(msgspec.Struct, kw_only=True):
@@ -133,8 +134,8 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     stop: StopSequences = None
-    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKENS)] | None = None
+    max_completion_tokens: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKENS)] | None = None
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
     logit_bias: dict[str, float] | None = None
@@ -149,11 +150,11 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     service_tier: ServiceTier | None = None
     priority: Priority | None = None
     # The thesis's extensions (llama.cpp-style sampling and placement):
-    top_k: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     min_p: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
-    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
-    n_threads: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1)] | None = None
+    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)] | None = None
+    n_threads: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
+    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1, le=100_000)] | None = None
 
     def token_limit(self) -> int | None:
         return (

@@ -6,7 +6,7 @@ from typing import Annotated, cast
 
 import msgspec
 
-from multai_core.protocol.chat import Penalty, StopSequences, Temperature, TopP
+from multai_core.protocol.chat import MAX_TOKENS, Penalty, StopSequences, Temperature, TopP
 from multai_core.protocol.common import Priority, ServiceTier, StreamOptions, Usage
 
 # msgspec allows one array type per union: the list's shape is checked in __post_init__.
@@ -26,7 +26,7 @@ class CompletionRequest(msgspec.Struct, kw_only=True):
     model: Annotated[str, msgspec.Meta(min_length=1)]
     prompt: Prompt
     suffix: str | None = None
-    max_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | None = None
     temperature: Temperature | None = None
     top_p: TopP | None = None
     n: Annotated[int, msgspec.Meta(ge=1, le=128)] | None = None
@@ -43,11 +43,11 @@ class CompletionRequest(msgspec.Struct, kw_only=True):
     user: str | None = None
     service_tier: ServiceTier | None = None
     priority: Priority | None = None
-    top_k: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     min_p: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
-    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
-    n_threads: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1)] | None = None
+    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)] | None = None
+    n_threads: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
+    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1, le=100_000)] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.prompt, list):

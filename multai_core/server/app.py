@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pluggy
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from multai_core import __version__
+from multai_core import __version__, offline
 from multai_core.config import Config
 from multai_core.memory import MemoryManager
 from multai_core.metrics import Metrics
@@ -20,7 +21,7 @@ from multai_core.plugins import make_plugin_manager
 from multai_core.registry import Registry, collect_backends
 from multai_core.scheduler import Scheduler
 from multai_core.server import controllers
-from multai_core.server.auth import ApiKeyGuard
+from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.errors import handle_exception
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.serving.services import Services
@@ -54,8 +55,9 @@ def create_app(
     probe: Callable[[], DeviceSnapshot] | None = None,
 ) -> Litestar:
     config = config or Config()
+    offline.enforce()  # before any plugin imports a hub library
     services = build_services(config, pm, probe)
-    guard = ApiKeyGuard(config.server.api_keys)
+    guard = AuthGuard(services.pm, config.server.api_keys)
     found = controllers.discover()
     # capability URLs, health and metrics (which checks keys itself) sit outside the guard
     public = [c for c in found if getattr(c, "public", False)]
@@ -74,13 +76,18 @@ def create_app(
     return Litestar(
         route_handlers=[
             *public,
-            Router(path="/", route_handlers=guarded, guards=[guard]),
+            Router(path="/", route_handlers=guarded, guards=[require_caller]),
         ],
         exception_handlers={Exception: handle_exception},
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
         state=State({"services": services, "guard": guard}),
         request_max_body_size=config.server.max_body_bytes,
+        cors_config=(
+            CORSConfig(allow_origins=config.server.cors_allow_origins)
+            if config.server.cors_allow_origins
+            else None
+        ),
         openapi_config=OpenAPIConfig(
             title="MultAI",
             version=__version__,

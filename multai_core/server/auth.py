@@ -1,5 +1,6 @@
-"""API keys: Bearer tokens compared as SHA-256 digests in constant time. A key maps to a
-Principal (maximum priority, allowed models, admin) that serving enforces."""
+"""Authentication. It is a hook (multai_authenticate): plugins may identify callers (JWT, OAuth
+introspection...); the built-in implementation, run last, checks API keys: Bearer tokens compared
+as SHA-256 digests in constant time. The result is a Principal that serving enforces."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import hashlib
 import hmac
 from typing import Any
 
+import pluggy
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from multai_core import principal
 from multai_core.config import ApiKeyEntry
 from multai_core.errors import AuthenticationFailed
+from multai_core.hookspecs import hookimpl
 from multai_core.principal import Principal
 
 
@@ -38,17 +41,19 @@ def _entry(item: str | ApiKeyEntry, index: int) -> tuple[bytes, Principal]:
     )
 
 
-class ApiKeyGuard:
-    def __init__(self, keys: list[str | ApiKeyEntry]) -> None:
+class ApiKeyAuth:
+    """The built-in multai_authenticate implementation (registered with trylast)."""
+
+    def __init__(self, keys: list[str | ApiKeyEntry], *, open_without_keys: bool) -> None:
         self._keys = [_entry(item, i) for i, item in enumerate(keys)]
+        self._open = open_without_keys
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._keys)
-
-    def authenticate(self, authorization: str | None) -> Principal:
+    @hookimpl(trylast=True)
+    def multai_authenticate(self, authorization: str | None) -> Principal:
         if not self._keys:
-            return principal.ANONYMOUS
+            if self._open:
+                return principal.ANONYMOUS
+            raise AuthenticationFailed("Missing or unrecognised credentials.")
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>'.")
@@ -62,9 +67,35 @@ class ApiKeyGuard:
             raise AuthenticationFailed("Incorrect API key provided.")
         return found
 
-    async def __call__(
-        self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-    ) -> None:
-        caller = self.authenticate(connection.headers.get("authorization"))
-        principal.set_current(caller)
-        connection.scope.setdefault("state", {})["principal"] = caller
+
+class AuthGuard:
+    """Runs the multai_authenticate hook for every guarded request."""
+
+    def __init__(self, pm: pluggy.PluginManager, keys: list[str | ApiKeyEntry]) -> None:
+        self.pm = pm
+        others = [
+            impl
+            for impl in pm.hook.multai_authenticate.get_hookimpls()
+            if impl.plugin_name != "apikeys"
+        ]
+        # with an authentication plugin installed, no key configured means no anonymous access
+        self.api_keys = ApiKeyAuth(keys, open_without_keys=not others)
+        if pm.get_plugin("apikeys") is not None:
+            pm.unregister(name="apikeys")
+        pm.register(self.api_keys, name="apikeys")
+
+    def authenticate(self, authorization: str | None, headers: Any = None) -> Principal:
+        found = self.pm.hook.multai_authenticate(authorization=authorization, headers=headers or {})
+        if not isinstance(found, Principal):
+            raise AuthenticationFailed("Missing or unrecognised credentials.")
+        return found
+
+
+async def require_caller(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """The Litestar guard (a plain function: Litestar deep-copies guards it registers)."""
+    guard: AuthGuard = connection.app.state.guard
+    caller = guard.authenticate(connection.headers.get("authorization"), connection.headers)
+    principal.set_current(caller)
+    connection.scope.setdefault("state", {})["principal"] = caller

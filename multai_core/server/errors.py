@@ -14,6 +14,7 @@ from multai_core.errors import (
     InvalidRequest,
     MultaiError,
     RequestTooLarge,
+    where,
 )
 
 log = structlog.get_logger(__name__)
@@ -72,5 +73,11 @@ def handle_exception(
         return error_response(_from_validation(exc))
     if isinstance(exc, HTTPException):
         return error_response(_from_http(exc))
-    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+    if isinstance(exc, RecursionError):  # msgspec decoding a hostile, deeply nested body
+        return error_response(InvalidRequest("The request body is nested too deeply."))
+    if isinstance(exc, UnicodeDecodeError):
+        return error_response(InvalidRequest("The request body is not valid UTF-8."))
+    # type and place only: a message or a traceback's locals could hold request content
+    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, where=where(exc))
     return error_response(MultaiError("The server had an error while processing the request."))
+

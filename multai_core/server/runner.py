@@ -21,7 +21,15 @@ class GracefulServer(uvicorn.Server):
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
 
-def run(app: Litestar, *, host: str, port: int, grace_s: float = 30.0) -> None:
+def run(
+    app: Litestar,
+    *,
+    host: str,
+    port: int,
+    grace_s: float = 30.0,
+    certfile: str = "",
+    keyfile: str = "",
+) -> None:
     config = uvicorn.Config(
         app,
         host=host,
@@ -29,5 +37,7 @@ def run(app: Litestar, *, host: str, port: int, grace_s: float = 30.0) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(grace_s),
+        ssl_certfile=certfile or None,
+        ssl_keyfile=keyfile or None,
     )
     GracefulServer(config, app.state.services.scheduler).run()
