@@ -7,11 +7,13 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
-nox.options.sessions = ["lint", "types", "core", "llamacpp"]
+nox.options.sessions = ["lint", "types", "core", "llamacpp", "bark", "llava", "sdxl", "fuzz"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 LLAMACPP = "plugins/multai-llamacpp"
+TORCH = "torch==2.13.0"  # first, by pip: the CPU build on these machines (a plain torch pulls CUDA)
+TORCH_PLUGINS = ["bark", "llava", "sdxl"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MULTAI_LLAMACPP_N_THREADS": "1"}
 
 
@@ -23,9 +25,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML")
+    """mypy --strict over core and every plugin, each plugin with its real dependencies
+    (torch first) except llama-cpp-python, whose build the llamacpp session pays for."""
+    session.install(TORCH)
+    torch_plugins = [f"plugins/multai-{name}" for name in TORCH_PLUGINS]
+    session.install(
+        "-e", ".[test]", "mypy>=1.11", "types-PyYAML", *(f"-e{p}" for p in torch_plugins)
+    )
     session.install("--no-deps", "-e", LLAMACPP)
-    session.run("mypy", "multai_core", f"{LLAMACPP}/multai_llamacpp")
+    packages = [f"{p}/multai_{p.rsplit('-', 1)[1]}" for p in (LLAMACPP, *torch_plugins)]
+    session.run("mypy", "multai_core", *packages)
 
 
 @nox.session(python=PYTHON, tags=["tests"])
@@ -40,3 +49,34 @@ def llamacpp(session: nox.Session) -> None:
     """multai-llamacpp with the real SmolLM2 model: core + this plugin only."""
     session.install("-e", ".[test]", "-e", f"{LLAMACPP}[default-model,test]")
     session.run("pytest", f"{LLAMACPP}/tests", *session.posargs, env=ONE_THREAD)
+
+
+def _torch_plugin_session(session: nox.Session, name: str) -> None:
+    session.install(TORCH)
+    session.install("-e", ".[test]", "-e", f"plugins/multai-{name}[test]")
+    session.run("pytest", f"plugins/multai-{name}/tests", *session.posargs, env=ONE_THREAD)
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def bark(session: nox.Session) -> None:
+    """multai-bark with a tiny random Bark built by the tests: core + this plugin only."""
+    _torch_plugin_session(session, "bark")
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def llava(session: nox.Session) -> None:
+    """multai-llava with a tiny random LLaVA built by the tests: core + this plugin only."""
+    _torch_plugin_session(session, "llava")
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def sdxl(session: nox.Session) -> None:
+    """multai-sdxl with tiny random diffusers pipelines built by the tests: core + this plugin."""
+    _torch_plugin_session(session, "sdxl")
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def fuzz(session: nox.Session) -> None:
+    """schemathesis against the server's OpenAPI document, SmolLM2 behind it (fuzz/)."""
+    session.install("-e", ".[test]", "-e", f"{LLAMACPP}[default-model]", "schemathesis>=4.0")
+    session.run("pytest", "fuzz", "-s", *session.posargs, env=ONE_THREAD)

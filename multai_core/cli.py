@@ -25,8 +25,13 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         )
         return 2
     configure_logging(config.server.log_level, config.server.log_format)
+    try:
+        app = create_app(config)
+    except ConfigError as exc:
+        print(f"multai: {exc}", file=sys.stderr)
+        return 2
     runner.run(
-        create_app(config),
+        app,
         host=host,
         port=port,
         certfile=config.server.tls_certfile,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
 import pluggy
 import structlog
 
+from multai_core.config import ConfigError
 from multai_core.errors import InvalidRequest, ModelNotFound
 from multai_core.types import Backend, ModelSpec
 
@@ -29,6 +31,12 @@ class Registry:
             self._add(spec)
 
     def _add(self, spec: ModelSpec) -> None:
+        options_type = self.backends[spec.backend].options_type
+        if options_type is not None:
+            try:
+                msgspec.convert(spec.options, options_type, strict=False)
+            except msgspec.ValidationError as exc:
+                raise ConfigError(f"model '{spec.name}': invalid options: {exc}") from exc
         self.models[spec.name] = spec
         for name in (spec.name, *spec.aliases):
             self._names.setdefault(name, spec.name)

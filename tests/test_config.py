@@ -59,3 +59,18 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("[server]\nprot = 1\n")
     with pytest.raises(ConfigError, match="prot"):
         load_config(path, {})
+
+
+def test_invalid_model_options_stop_the_server_at_start() -> None:
+    import msgspec
+
+    from multai_core.registry import Registry
+    from multai_core.types import Backend, ModelSpec
+
+    class Options(msgspec.Struct, forbid_unknown_fields=True):
+        n_ctx: int = 512
+
+    backend = Backend(name="b", tasks=frozenset({"chat"}), options_type=Options)
+    Registry([backend], [ModelSpec(name="ok", backend="b", options={"n_ctx": 1024})])
+    with pytest.raises(ConfigError, match="model 'bad': invalid options"):
+        Registry([backend], [ModelSpec(name="bad", backend="b", options={"n_cxt": 1024})])

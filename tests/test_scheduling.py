@@ -172,3 +172,21 @@ def test_failed_load_is_503_and_other_models_work() -> None:
         assert info.value.body["code"] == "model_unavailable"  # type: ignore[index]
         assert "corrupt" not in str(info.value.body)
         assert _chat(client, "echo", "ok")().choices[0].message.content == "x"
+
+
+def test_disconnect_while_queued_for_a_stream_drops_the_request() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        blocker = _run_in_threads([_chat(client, "slow", "blocker", SLOW_WORDS)])
+        body = {"model": "echo", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"{base}/v1/chat/completions",
+                json=body,
+                headers={"x-request-id": "gone"},
+                timeout=0.2,
+            )
+        blocker[0].join(timeout=30)
+        assert _chat(client, "echo", "next")().choices[0].message.content == "x"
+    assert "gone" not in plugin.started

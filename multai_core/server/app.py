@@ -11,7 +11,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from multai_core import __version__, offline
 from multai_core.config import Config
@@ -23,7 +23,9 @@ from multai_core.scheduler import Scheduler
 from multai_core.server import controllers
 from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.errors import handle_exception
+from multai_core.server.openapi import document_errors
 from multai_core.server.request_id import RequestIdMiddleware
+from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
 from multai_core.types import DeviceSnapshot
 
@@ -46,6 +48,9 @@ def build_services(
         memory=memory,
         scheduler=Scheduler(memory, config.scheduler, metrics),
         metrics=metrics,
+        image_store=ImageStore(
+            max_bytes=config.server.image_store_bytes, ttl_s=config.server.image_url_ttl_s
+        ),
     )
 
 
@@ -73,7 +78,7 @@ def create_app(
             sweeper.cancel()
             await services.scheduler.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *public,
             Router(path="/", route_handlers=guarded, guards=[require_caller]),
@@ -92,10 +97,13 @@ def create_app(
             title="MultAI",
             version=__version__,
             path="/openapi",
-            render_plugins=[SwaggerRenderPlugin()],
+            # documents only: the UI plugins load scripts from a CDN, and this server is offline
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
         ),
         debug=False,
     )
+    document_errors(app)
+    return app
 
 
 async def _sweep_idle(services: Services) -> None:

@@ -22,7 +22,7 @@ _MISSING = re.compile(r"missing required field `([A-Za-z0-9_]+)`")
 
 
 def error_response(exc: MultaiError) -> Response[dict[str, object]]:
-    headers = {"x-should-retry": "true" if exc.should_retry else "false"}
+    headers = {**exc.headers, "x-should-retry": "true" if exc.should_retry else "false"}
     if exc.retry_after is not None:
         headers["retry-after"] = str(int(max(1, round(exc.retry_after))))
     return Response(exc.body(), status_code=exc.status_code, headers=headers)
@@ -56,7 +56,12 @@ def _from_http(exc: HTTPException) -> MultaiError:
     if status == 404:
         error = MultaiError("Not found: no such endpoint on this server.", code="not_found")
     elif status == 405:
-        error = MultaiError("Method not allowed on this endpoint.", code="method_not_allowed")
+        allow = (exc.headers or {}).get("allow", "")
+        error = MultaiError(
+            f"Method not allowed on this endpoint; it allows: {allow or 'none'}.",
+            code="method_not_allowed",
+            headers={"allow": allow} if allow else None,
+        )
     else:
         error = MultaiError(exc.detail or "Request failed.")
     error.status_code = status
@@ -80,4 +85,3 @@ def handle_exception(
     # type and place only: a message or a traceback's locals could hold request content
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, where=where(exc))
     return error_response(MultaiError("The server had an error while processing the request."))
-

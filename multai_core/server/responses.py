@@ -48,15 +48,27 @@ async def until_done(
             await watcher
 
 
+async def _first(job: Job) -> object:
+    try:
+        return await job.next()
+    except StopAsyncIteration:
+        return None
+
+
 async def event_stream(
     scheduler: Scheduler,
     job: Job,
     events: Callable[[object], AsyncIterator[bytes]],
+    *,
+    request: Request[Any, Any, Any] | None = None,
 ) -> Stream:
+    """With ``request``, a client that leaves while the job still waits in the queue or
+    before its first item cancels the job (afterwards the stream's end does)."""
     try:
-        first = await job.next()
-    except StopAsyncIteration:
-        first = None
+        if request is not None:
+            first = await until_done(request, scheduler, job, _first(job))
+        else:
+            first = await _first(job)
     except BaseException:
         scheduler.cancel(job)
         raise

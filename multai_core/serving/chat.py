@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from multai_core.errors import InvalidRequest
 from multai_core.protocol.chat import (
@@ -19,17 +20,27 @@ from multai_core.protocol.chat import (
 from multai_core.protocol.common import Usage as WireUsage
 from multai_core.results import TextDelta, Usage
 from multai_core.scheduler import Job
-from multai_core.serving import sse
+from multai_core.serving import sse, vision
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
 from multai_core.serving.text import fold, wire_logprobs
 from multai_core.types import TaskKind
 
 
-def start(services: Services, req: ChatCompletionRequest, request_id: str) -> Job:
+def start(
+    services: Services,
+    req: ChatCompletionRequest,
+    request_id: str,
+    images: list[Any] | None = None,
+) -> Job:
+    """Check and queue a chat request. A model that sees images gets them decoded and
+    checked here, before queueing, in ``Task.options["images"]`` (message order); pass
+    ``images`` when they were prepared already (vision.start_chat does it off the event loop;
+    without it a remote image is fetched in this thread)."""
     spec = services.registry.resolve(req.model)
     tasks = services.registry.tasks_of(spec)
-    if any(m.has_images() for m in req.messages) and "vision" not in tasks:
+    has_images = any(m.has_images() for m in req.messages)
+    if has_images and "vision" not in tasks:
         raise InvalidRequest(
             f"The model '{req.model}' cannot see images; send text only or use a vision model.",
             param="messages",
@@ -41,7 +52,17 @@ def start(services: Services, req: ChatCompletionRequest, request_id: str) -> Jo
         )
     if req.top_logprobs and not req.logprobs:
         raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
-    kind: TaskKind = "vision" if "chat" not in tasks and "vision" in tasks else "chat"
+    # "vision" tells a backend that serves both kinds that this task carries images
+    sees = "vision" in tasks and (has_images or "chat" not in tasks)
+    kind: TaskKind = "vision" if sees else "chat"
+    options: dict[str, Any] = {}
+    if has_images:
+        if images is None:
+            vision.check_caller(spec, req)
+            images = vision.prepare_images_blocking(
+                req, vision.ImageLimits.of(services.config.server)
+            )
+        options["images"] = images
     return submit(
         services,
         request_id=request_id,
@@ -51,6 +72,7 @@ def start(services: Services, req: ChatCompletionRequest, request_id: str) -> Jo
         priority=req.priority,
         service_tier=req.service_tier,
         gpu_layers=req.n_gpu_layers,
+        options=options,
     )
 
 

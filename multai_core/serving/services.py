@@ -12,6 +12,7 @@ from multai_core.memory import MemoryManager
 from multai_core.metrics import Metrics
 from multai_core.registry import Registry
 from multai_core.scheduler import Scheduler
+from multai_core.serving.image_store import ImageStore
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Services:
     memory: MemoryManager
     scheduler: Scheduler
     metrics: Metrics
+    image_store: ImageStore | None = None
     started_at: float = 0.0
 
     def __post_init__(self) -> None:

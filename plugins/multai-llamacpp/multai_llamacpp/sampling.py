@@ -84,14 +84,16 @@ class Sampler:
             or config.presence_penalty != 0.0
             or config.frequency_penalty != 0.0
         ):
-            add(
-                lib.llama_sampler_init_penalties(
-                    config.penalty_last_n,
-                    config.repeat_penalty,
-                    config.frequency_penalty,
-                    config.presence_penalty,
-                )
+            penalties: tuple[int | float, ...] = (
+                config.penalty_last_n,
+                config.repeat_penalty,
+                config.frequency_penalty,
+                config.presence_penalty,
             )
+            # llama-cpp-python's binding takes n_vocab first in some releases, not in others
+            if len(getattr(lib.llama_sampler_init_penalties, "argtypes", None) or ()) == 5:
+                penalties = (n_vocab, *penalties)
+            add(lib.llama_sampler_init_penalties(*penalties))
         if config.grammar is not None:
             grammar = lib.llama_sampler_init_grammar(vocab, config.grammar.encode(), b"root")
             if not grammar:

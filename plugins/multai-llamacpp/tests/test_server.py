@@ -296,3 +296,15 @@ def test_content_never_reaches_the_log(client: OpenAI, server: tuple[str, Path])
     log = server[1].read_text()
     assert "inference_finished" in log  # the log is being written
     assert CANARY not in log
+
+
+def test_penalties_apply(client: OpenAI) -> None:
+    """Found by fuzzing: every penalty used to crash the sampler (a binding signature)."""
+    messages = [SYSTEM, {"role": "user", "content": "Write a long list of fruits, one per line."}]
+    plain = client.chat.completions.create(model=MODEL, messages=messages, temperature=0, max_tokens=40)  # type: ignore[arg-type]
+    for extra in ({"presence_penalty": 2.0}, {"frequency_penalty": 2.0}, {"extra_body": {"repeat_penalty": 2.0}}):
+        penalised = client.chat.completions.create(model=MODEL, messages=messages, temperature=0, max_tokens=40, **extra)  # type: ignore[arg-type]
+        assert penalised.choices[0].finish_reason in ("stop", "length")
+        assert penalised.choices[0].message.content != plain.choices[0].message.content, extra
+    completion = client.completions.create(model=MODEL, prompt="", max_tokens=4, presence_penalty=-0.5)
+    assert completion.choices[0].finish_reason in ("stop", "length")

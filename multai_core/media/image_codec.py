@@ -1,0 +1,180 @@
+"""Pillow-based image decoding and encoding with the server's limits.
+
+Decoding treats every upload as hostile: the byte size is checked before anything is parsed,
+the pixel count is read from the header and checked before any pixel is decoded (a
+decompression bomb never expands), and only the formats an OpenAI client sends (PNG, JPEG,
+WEBP, GIF) are parsed at all. Pillow is imported inside the functions, never at import time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import warnings
+from typing import TYPE_CHECKING, Literal
+
+from multai_core.errors import InvalidRequest, RequestTooLarge
+from multai_core.results_images import PixelMode, RawImage
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+OutputFormat = Literal["png", "jpeg", "webp"]
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+CONTENT_TYPES: dict[str, str] = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+}
+_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),", re.ASCII)
+_MiB = 1024 * 1024
+
+
+def _mib(n: int) -> str:
+    return f"{n / _MiB:.1f} MiB"
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int, max_bytes: int, param: str | None = None
+) -> Image.Image:
+    """A fully decoded Pillow image (first frame of an animation).
+
+    Raises RequestTooLarge (413) for more than ``max_bytes``, InvalidRequest (400) for data that
+    is no PNG, JPEG, WEBP or GIF image, is truncated or corrupt, or has more than ``max_pixels``
+    pixels. Error messages name sizes and limits only, never content.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > max_bytes:
+        raise RequestTooLarge(
+            f"The image is {_mib(len(data))}; this server accepts images up to {_mib(max_bytes)}.",
+            param=param,
+        )
+    if not data:
+        raise InvalidRequest("The image is empty.", param=param, code="invalid_image")
+    try:
+        with warnings.catch_warnings():
+            # the pixel limit below is ours; Pillow's own bomb warning would only add noise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise InvalidRequest(
+            f"The image has more pixels than this server accepts (at most {max_pixels}).",
+            param=param,
+            code="image_too_large",
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise InvalidRequest(
+            "The file is not a supported image: send PNG, JPEG, WEBP or GIF.",
+            param=param,
+            code="invalid_image",
+        ) from exc
+    width, height = image.size
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        image.close()
+        raise InvalidRequest(
+            f"The image is {width}x{height} pixels ({width * height} pixels); this server "
+            f"accepts at most {max_pixels} pixels per image.",
+            param=param,
+            code="image_too_large",
+        )
+    try:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)
+        image.load()
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        image.close()
+        raise InvalidRequest(
+            "The image is truncated or corrupt and cannot be decoded.",
+            param=param,
+            code="invalid_image",
+        ) from exc
+    return image
+
+
+def decode_data_url(
+    url: str, *, max_pixels: int, max_bytes: int, param: str | None = None
+) -> Image.Image:
+    """Decode ``data:image/...;base64,...`` with the same limits as :func:`decode_image`."""
+    match = _DATA_URL.match(url[:256])
+    if match is None or not (match.group("type") or "").startswith("image/"):
+        raise InvalidRequest(
+            "Expected a data URL of the form 'data:image/<type>;base64,<data>'.",
+            param=param,
+            code="invalid_image_url",
+        )
+    if "base64" not in [p.strip().lower() for p in match.group("params").split(";")]:
+        raise InvalidRequest(
+            "Image data URLs must be base64-encoded (';base64,').",
+            param=param,
+            code="invalid_image_url",
+        )
+    encoded = url[match.end() :]
+    # checked before decoding, so an oversized upload costs no decode
+    if (len(encoded) * 3) // 4 > max_bytes + 3:
+        raise RequestTooLarge(
+            f"The image is about {_mib(len(encoded) * 3 // 4)}; this server accepts images up "
+            f"to {_mib(max_bytes)}.",
+            param=param,
+        )
+    try:
+        data = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest(
+            "The image data URL is not valid base64.", param=param, code="invalid_image_url"
+        ) from exc
+    return decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes, param=param)
+
+
+def to_raw(image: Image.Image, mode: PixelMode = "RGB") -> RawImage:
+    """Pixels of ``image`` converted to ``mode`` (transparency composited on white for RGB)."""
+    if mode == "RGB" and image.mode in ("RGBA", "LA", "P", "PA"):
+        from PIL import Image as PILImage
+
+        rgba = image.convert("RGBA")
+        background = PILImage.new("RGBA", rgba.size, (255, 255, 255, 255))
+        converted = PILImage.alpha_composite(background, rgba).convert("RGB")
+    else:
+        converted = image.convert(mode)
+    return RawImage(
+        width=converted.width, height=converted.height, mode=mode, pixels=converted.tobytes()
+    )
+
+
+def from_raw(raw: RawImage) -> Image.Image:
+    from PIL import Image
+
+    expected = raw.width * raw.height * len(raw.mode)
+    if raw.width <= 0 or raw.height <= 0 or len(raw.pixels) != expected:
+        raise ValueError(
+            f"raw image {raw.width}x{raw.height} {raw.mode} needs {expected} bytes, "
+            f"got {len(raw.pixels)}"
+        )
+    return Image.frombytes(raw.mode, (raw.width, raw.height), raw.pixels)
+
+
+def encode_image(image: Image.Image, output_format: OutputFormat, *, quality: int = 100) -> bytes:
+    """PNG (lossless), JPEG or WEBP bytes; ``quality`` (0-100) applies to JPEG and WEBP."""
+    buffer = io.BytesIO()
+    if output_format == "png":
+        image.save(buffer, format="PNG", compress_level=6)
+    elif output_format == "jpeg":
+        rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        rgb.save(buffer, format="JPEG", quality=max(1, min(quality, 95)), optimize=True)
+    elif output_format == "webp":
+        if quality >= 100:
+            image.save(buffer, format="WEBP", lossless=True)
+        else:
+            image.save(buffer, format="WEBP", quality=quality)
+    else:
+        raise InvalidRequest(
+            f"Unsupported output_format {output_format!r}; use png, jpeg or webp.",
+            param="output_format",
+        )
+    return buffer.getvalue()
+
+
+def encode_raw(raw: RawImage, output_format: OutputFormat, *, quality: int = 100) -> bytes:
+    return encode_image(from_raw(raw), output_format, quality=quality)

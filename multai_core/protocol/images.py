@@ -1,0 +1,122 @@
+"""POST /v1/images/generations and /v1/images/edits: OpenAI's wire format plus the thesis's
+extensions (number_of_images, number_of_steps / num_inference_steps, guidance_scale,
+negative_prompt, seed, strength)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+
+from multai_core.errors import InvalidRequest
+from multai_core.protocol.common import Priority, ServiceTier
+from multai_core.results_images import RawImage
+
+ImageCount = Annotated[int, msgspec.Meta(ge=1, le=10, description="How many images: 1 to 10")]
+Steps = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+Seed = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+ResponseFormat = Literal["url", "b64_json"]
+OutputFormat = Literal["png", "jpeg", "webp"]
+# The only sizes OpenAI's ImagesResponse.size enum allows; any other size is left out of replies.
+RESPONSE_SIZES = frozenset({"1024x1024", "1024x1536", "1536x1024"})
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7]\s*(\d{1,5})\s*$")  # x, X or the sign
+
+
+class _ImageParams(msgspec.Struct, kw_only=True):
+    """What generation and editing share."""
+
+    prompt: Annotated[str, msgspec.Meta(max_length=32000)]
+    model: str | None = None
+    n: ImageCount | None = None
+    number_of_images: ImageCount | None = None
+    size: str | None = None
+    response_format: ResponseFormat | None = None
+    output_format: OutputFormat | None = None
+    output_compression: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    background: str | None = None
+    quality: str | None = None
+    stream: bool | None = None
+    user: str | None = None
+    seed: Seed | None = None
+    number_of_steps: Steps | None = None
+    num_inference_steps: Steps | None = None
+    guidance_scale: Annotated[float, msgspec.Meta(ge=0.0, le=50.0)] | None = None
+    negative_prompt: Annotated[str, msgspec.Meta(max_length=32000)] | None = None
+    priority: Priority | None = None
+    service_tier: ServiceTier | None = None
+
+    def count(self) -> int:
+        """``n``, or its alias ``number_of_images``; 1 when neither is given."""
+        if (
+            self.n is not None
+            and self.number_of_images is not None
+            and (self.n != self.number_of_images)
+        ):
+            raise InvalidRequest(
+                "n and number_of_images are the same setting; send one of them.", param="n"
+            )
+        return self.n or self.number_of_images or 1
+
+    def steps(self) -> int | None:
+        """``number_of_steps`` or ``num_inference_steps``; None for the model's default."""
+        a, b = self.number_of_steps, self.num_inference_steps
+        if a is not None and b is not None and a != b:
+            raise InvalidRequest(
+                "number_of_steps and num_inference_steps are the same setting; send one.",
+                param="num_inference_steps",
+            )
+        return a if a is not None else b
+
+    def requested_size(self) -> tuple[int, int] | None:
+        """(width, height), or None for the model's default (``size`` absent or "auto")."""
+        return parse_size(self.size)
+
+    def response_size(self) -> str | None:
+        """The size to echo in the response: only values OpenAI's enum has."""
+        size = self.requested_size()
+        text = f"{size[0]}x{size[1]}" if size else None
+        return text if text in RESPONSE_SIZES else None
+
+
+def parse_size(size: str | None) -> tuple[int, int] | None:
+    if size is None or size.strip().lower() == "auto":
+        return None
+    match = _SIZE.match(size)
+    if match is None:
+        raise InvalidRequest(
+            f"Invalid size {size[:40]!r}: use WIDTHxHEIGHT in pixels (e.g. '512x512') or 'auto'.",
+            param="size",
+        )
+    width, height = int(match.group(1)), int(match.group(2))
+    if width < 1 or height < 1:
+        raise InvalidRequest("size must have a width and a height of at least 1.", param="size")
+    return width, height
+
+
+class ImageGenerateRequest(_ImageParams, kw_only=True):
+    style: str | None = None
+    moderation: str | None = None
+
+
+class ImageEditRequest(_ImageParams, kw_only=True):
+    """A multipart edit request after serving decoded its files: ``image`` (RGB) and ``mask``
+    (RGBA; transparent pixels mark what to repaint, as in OpenAI's API)."""
+
+    image: RawImage
+    mask: RawImage | None = None
+    strength: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] | None = None
+    input_fidelity: str | None = None
+
+
+class ImageData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    b64_json: str | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
+    created: int
+    data: list[ImageData]
+    output_format: OutputFormat | None = None
+    size: Literal["1024x1024", "1024x1536", "1536x1024"] | None = None

@@ -1,0 +1,57 @@
+"""POST /v1/images/generations (JSON) and /v1/images/edits (multipart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+
+from multai_core.media.multipart import read_multipart
+from multai_core.protocol.images import ImageGenerateRequest, ImagesResponse
+from multai_core.server.request_id import request_id_of
+from multai_core.server.responses import until_done
+from multai_core.serving import images
+from multai_core.serving.services import Services
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _base_url(request: AnyRequest) -> str:
+    return str(request.base_url)
+
+
+class ImagesController(Controller):
+    path = "/v1/images"
+    tags = ["images"]
+
+    @post("/generations", status_code=200, summary="Create images from a prompt")
+    async def generations(
+        self, data: JSONBody[ImageGenerateRequest], request: AnyRequest, state: State
+    ) -> ImagesResponse:
+        services: Services = state.services
+        job = images.start_generate(services, data, request_id_of(request.scope))
+        return await until_done(
+            request,
+            services.scheduler,
+            job,
+            images.complete(services, job, data, _base_url(request)),
+        )
+
+    @post("/edits", status_code=200, summary="Edit an image from a prompt (multipart)")
+    async def edits(self, request: AnyRequest, state: State) -> ImagesResponse:
+        services: Services = state.services
+        form = await read_multipart(
+            request.headers.get("content-type"),
+            request.stream(),
+            max_file_bytes=services.config.server.max_image_bytes,
+        )
+        data = await images.edit_request(services, form)
+        job = images.start_edit(services, data, request_id_of(request.scope))
+        return await until_done(
+            request,
+            services.scheduler,
+            job,
+            images.complete(services, job, data, _base_url(request)),
+        )

@@ -1,0 +1,133 @@
+"""POST /v1/vision: one prompt about one image (the thesis's endpoint), answered as a chat
+completion. The body is JSON or a multipart form; both are read in memory (an image is at
+most max_image_bytes, the body at most max_body_bytes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.datastructures import State
+from litestar.response import Stream
+
+from multai_core.errors import InvalidRequest
+from multai_core.protocol.chat import ChatCompletion, ChatCompletionChunk
+from multai_core.protocol.vision import VisionRequest
+from multai_core.server.openapi import streamable
+from multai_core.server.request_id import request_id_of
+from multai_core.server.responses import event_stream, until_done
+from multai_core.serving import chat, vision
+from multai_core.serving.services import Services
+
+AnyRequest = Request[Any, Any, Any]
+MAX_FORM_PARTS = 32
+DESCRIPTION = """\
+The thesis's vision endpoint, an alias onto chat completions: `prompt` and `image` become one
+user message (the image, then the prompt), and the answer is exactly what
+/v1/chat/completions returns (a `chat.completion`, or `chat.completion.chunk` events when
+`stream` is true).
+
+Send JSON `{"model", "prompt", "image", "max_tokens"}` with `image` as base64 data or a
+`data:image/png;base64,...` URL, or a multipart form with the same fields and `image` as a
+file. Optional: temperature, top_p, seed, stop, detail, stream, stream_options, priority."""
+
+
+def _json_request(body: bytes) -> tuple[VisionRequest, str | None]:
+    if not body.strip():
+        raise InvalidRequest("The request body is empty; send a JSON object or a form.")
+    try:
+        req = msgspec.json.decode(body, type=VisionRequest)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid request body: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest("The request body is not valid JSON.") from exc
+    return req, req.image
+
+
+def _form_parts(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Fields and files of a multipart/form-data body, in memory."""
+    from multipart import MultipartError, MultipartSegment, PushMultipartParser
+    from multipart import parse_options_header as parse_header
+
+    boundary = parse_header(content_type)[1].get("boundary", "")
+    if not boundary:
+        raise InvalidRequest("The multipart form has no boundary in its content-type.")
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    segment: MultipartSegment | None = None
+    chunks: list[bytes] = []
+    try:
+        with PushMultipartParser(boundary, max_segment_count=MAX_FORM_PARTS) as parser:
+            for piece in (body, b""):  # b"" tells the parser the body ended
+                for event in parser.parse(piece):
+                    if isinstance(event, MultipartSegment):
+                        segment, chunks = event, []
+                    elif event:
+                        chunks.append(bytes(event))
+                    elif segment is not None:
+                        data = b"".join(chunks)
+                        if segment.filename is not None:
+                            files[segment.name] = data
+                        else:
+                            fields[segment.name] = data.decode(segment.charset or "utf-8")
+                        segment = None
+            if not parser.closed:
+                raise InvalidRequest("The multipart form ended early.")
+    except (MultipartError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("The multipart form is malformed.") from exc
+    return fields, files
+
+
+def _form_request(body: bytes, content_type: str) -> tuple[VisionRequest, str | bytes | None]:
+    fields, files = _form_parts(body, content_type)
+    raw: dict[str, Any] = {k: v for k, v in fields.items() if k != "stream_options"}
+    try:
+        req = msgspec.convert(raw, VisionRequest, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid form field: {exc}") from exc
+    image: str | bytes | None = files.get("image")
+    if image is None:
+        image = fields.get("image")
+    return req, image
+
+
+async def read_vision_request(request: AnyRequest) -> tuple[VisionRequest, str | bytes | None]:
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if content_type.lower().startswith("multipart/form-data"):
+        return _form_request(body, content_type)
+    if content_type and "json" not in content_type.lower():
+        raise InvalidRequest(
+            "Send the request as application/json or multipart/form-data.",
+        )
+    return _json_request(body)
+
+
+class VisionController(Controller):
+    path = "/v1"
+    tags = ["vision"]
+
+    @post(
+        "/vision",
+        status_code=200,
+        summary="Ask about an image (alias onto chat completions)",
+        description=DESCRIPTION,
+        responses={200: streamable(ChatCompletion, ChatCompletionChunk)},
+    )
+    async def vision(self, request: AnyRequest, state: State) -> ChatCompletion | Stream:
+        services: Services = state.services
+        req, image = await read_vision_request(request)
+        request_id = request_id_of(request.scope)
+        response_id = f"chatcmpl-{request_id}"
+        job, chat_req = await vision.start_alias(services, req, image, request_id)
+        if chat_req.stream:
+            return await event_stream(
+                services.scheduler,
+                job,
+                lambda first: chat.stream(job, chat_req, response_id, first),
+                request=request,
+            )
+        return await until_done(
+            request, services.scheduler, job, chat.complete(job, chat_req, response_id)
+        )

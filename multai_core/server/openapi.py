@@ -1,0 +1,54 @@
+"""The server's own OpenAPI document lists the errors every endpoint can answer with, in
+OpenAI's shape, so clients and fuzzers know what to expect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
+
+from multai_core.protocol.common import ErrorResponse
+
+_COMMON = {
+    400: "Invalid request: bad JSON, a wrong type or value, input the model cannot take",
+    401: "Missing or wrong credentials",
+    403: "The caller's key does not allow this priority or model",
+    404: "Unknown model or resource",
+    405: "Method not allowed",
+    413: "Body or upload over its limit",
+    429: "Queue full; retry after the Retry-After header",
+    500: "A plugin failed during inference; the server keeps serving",
+    503: "Model failed to load, does not fit in memory, waited too long, or shutting down",
+}
+_PUBLIC = {405: _COMMON[405], 404: _COMMON[404]}
+
+
+def streamable(whole: type[Any], chunk: type[Any]) -> ResponseSpec:
+    """The 200 of an endpoint that answers JSON, or SSE events when the body says stream."""
+    return ResponseSpec(
+        data_container=whole,
+        description=(
+            f"{whole.__name__} as JSON; with stream=true, text/event-stream events "
+            f"`data: <{chunk.__name__}>` ending with `data: [DONE]`"
+        ),
+        generate_examples=False,
+    )
+
+
+def document_errors(app: Litestar) -> None:
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.include_in_schema is False:
+                continue
+            statuses = _PUBLIC if getattr(handler.owner, "public", False) else _COMMON
+            documented = {
+                status: ResponseSpec(
+                    data_container=ErrorResponse, description=text, generate_examples=False
+                )
+                for status, text in statuses.items()
+            }
+            handler.responses = {**documented, **(handler.responses or {})}

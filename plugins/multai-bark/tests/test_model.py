@@ -1,0 +1,214 @@
+"""Loading, voices, the memory estimate and cancellation, on the tiny Bark in this process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+from bark_tiny import PRESETS, SEGMENT_SAMPLES
+from multai_bark import plugin
+from multai_bark.estimate import FLOAT16, FLOAT32, estimate_folder, workspace_bytes
+from multai_bark.handle import BarkHandle, load
+from multai_bark.options import OPENAI_VOICES, BarkOptions, voice_table
+from multai_bark.safetensors_header import read_tensors, weight_bytes
+from multai_bark.synthesis import speak
+from multai_bark.voices import PRESET_LIBRARY, VoiceLibrary
+
+from multai_core.errors import InvalidRequest, ServiceUnavailable
+from multai_core.protocol.speech import SpeechRequest
+from multai_core.results_bark import SpeechAudio, SpeechDone, SpeechStart
+from multai_core.types import ModelSpec, Placement
+
+CPU = Placement(kind="cpu")
+
+
+def spec(path: Path, **options: object) -> ModelSpec:
+    return ModelSpec(
+        name="tiny", backend="bark", path=str(path), options={"torch_threads": 1, **options}
+    )
+
+
+@pytest.fixture(scope="module")
+def handle(tiny_bark: Path) -> Iterator[BarkHandle]:
+    loaded = load(spec(tiny_bark, do_sample=False, max_segment_chars=25), CPU)
+    yield loaded
+    loaded.close()
+
+
+def model_bytes(model: object) -> int:
+    seen: set[int] = set()
+    total = 0
+    for tensor in [*model.parameters(), *model.buffers()]:  # type: ignore[attr-defined]
+        if tensor.data_ptr() not in seen:
+            seen.add(tensor.data_ptr())
+            total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def test_load_uses_float32_on_cpu_and_the_headers_give_the_weights(
+    handle: BarkHandle, tiny_bark: Path
+) -> None:
+    import torch
+
+    assert {p.dtype for p in handle.model.parameters()} == {torch.float32}
+    assert handle.sample_rate == 24_000 and handle.device == "cpu"
+    assert not handle.model.training
+    from_headers = weight_bytes(read_tensors(tiny_bark), FLOAT32)
+    assert from_headers == pytest.approx(model_bytes(handle.model), rel=0.01)
+
+
+def test_estimate_is_weights_plus_the_largest_stage(tiny_bark: Path) -> None:
+    tensors = read_tensors(tiny_bark)
+    config = json.loads((tiny_bark / "config.json").read_text())
+    generation = json.loads((tiny_bark / "generation_config.json").read_text())
+    estimate = estimate_folder(tiny_bark)
+    assert estimate.cpu_bytes > weight_bytes(tensors, FLOAT32) + workspace_bytes(
+        config, generation, FLOAT32
+    )
+    assert estimate.gpu_bytes > weight_bytes(tensors, FLOAT16) + workspace_bytes(
+        config, generation, FLOAT16
+    )
+    assert weight_bytes(tensors, FLOAT16) < weight_bytes(tensors, FLOAT32)
+    # a longer generation needs more scratch (the real models speak 768 semantic tokens)
+    longer = {
+        **generation,
+        "semantic_config": {**generation["semantic_config"], "max_new_tokens": 768},
+    }
+    assert workspace_bytes(config, longer, FLOAT32) > workspace_bytes(config, generation, FLOAT32)
+    via_hook = plugin.multai_estimate_memory(spec=spec(tiny_bark), devices=None)
+    assert via_hook == estimate
+    assert (
+        plugin.multai_estimate_memory(spec=ModelSpec(name="x", backend="other"), devices=None)
+        is None
+    )
+
+
+def test_pickled_weights_are_refused_before_anything_loads(tmp_path: Path, tiny_bark: Path) -> None:
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_bark, folder)
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"not even a pickle")
+    with pytest.raises(ServiceUnavailable, match="pickled weights"):
+        estimate_folder(folder)
+    with pytest.raises(ServiceUnavailable, match="pickled weights"):
+        load(spec(folder), CPU)
+
+
+def test_bad_options_fail_with_the_field_named(tiny_bark: Path) -> None:
+    with pytest.raises(ServiceUnavailable, match="max_segment_chars"):
+        plugin.multai_estimate_memory(spec=spec(tiny_bark, max_segment_chars=5), devices=None)
+    with pytest.raises(ServiceUnavailable, match="bogus"):
+        plugin.multai_estimate_memory(spec=spec(tiny_bark, bogus=1), devices=None)
+
+
+def library(root: Path, **options: object) -> VoiceLibrary:
+    parsed = msgspec.convert(options, BarkOptions)
+    return VoiceLibrary.from_folder(root, voice_table(parsed), parsed.default_voice, "tiny")
+
+
+def test_voice_resolution(tiny_bark: Path) -> None:
+    voices = library(tiny_bark)
+    assert voices.presets == list(PRESETS)
+    assert voices.resolve("announcer") == "announcer"
+    assert voices.resolve("alloy") == OPENAI_VOICES["alloy"] == "v2/en_speaker_6"
+    assert voices.resolve("Nova") == "v2/en_speaker_9"
+    assert voices.resolve(None) == "v2/en_speaker_6"
+    with pytest.raises(InvalidRequest, match="does not carry"):
+        voices.resolve("onyx")
+    with pytest.raises(InvalidRequest, match="GET /v1/audio/voices") as caught:
+        voices.resolve("../../etc/passwd")
+    assert caught.value.param == "voice"
+    assert library(tiny_bark, default_voice="onyx").resolve(None) == PRESETS[0]
+    arrays = voices.arrays("announcer")
+    assert {k: v.ndim for k, v in arrays.items()} == {
+        "semantic_prompt": 1,
+        "coarse_prompt": 2,
+        "fine_prompt": 2,
+    }
+
+
+def test_voice_library_stays_in_its_folder(tmp_path: Path, tiny_bark: Path) -> None:
+    folder = tmp_path / "escape"
+    shutil.copytree(tiny_bark, folder)
+    entries = json.loads((folder / PRESET_LIBRARY).read_text())
+    entries["evil"] = {key: "../outside.npy" for key in entries["announcer"]}
+    entries["pickle"] = dict(entries["announcer"], fine_prompt="objects.npy")
+    (folder / PRESET_LIBRARY).write_text(json.dumps(entries))
+    np.save(folder / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    voices = library(folder)
+    with pytest.raises(ServiceUnavailable, match="leaves the model folder"):
+        voices.arrays("evil")
+    with pytest.raises(ServiceUnavailable, match="cannot be read"):
+        voices.arrays("pickle")
+    (folder / PRESET_LIBRARY).unlink()
+    with pytest.raises(ServiceUnavailable, match=PRESET_LIBRARY):
+        library(folder)
+
+
+def request(text: str, **fields: object) -> SpeechRequest:
+    return SpeechRequest(model="tiny", input=text, voice="alloy", response_format="pcm", **fields)  # type: ignore[arg-type]
+
+
+TEXT = "One sentence here. Another sentence there. A third one follows. And a fourth."
+
+
+def test_speak_yields_start_audio_done(handle: BarkHandle) -> None:
+    items = list(speak(handle, request(TEXT), threading.Event()))
+    start, *audio, done = items
+    assert isinstance(start, SpeechStart) and start.segments == 4
+    assert all(isinstance(a, SpeechAudio) for a in audio) and len(audio) == 5
+    assert isinstance(done, SpeechDone)
+    pcm = b"".join(a.data for a in audio)  # type: ignore[attr-defined]
+    assert len(pcm) // 2 == 4 * SEGMENT_SAMPLES + 3 * round(0.2 * 24_000)
+    assert done.audio_seconds == pytest.approx(len(pcm) / 2 / 24_000)
+    assert done.input_tokens > 0 and done.output_tokens > 0
+
+
+def test_cancel_stops_between_sentences(handle: BarkHandle) -> None:
+    cancel = threading.Event()
+    produced = []
+    for item in speak(handle, request(TEXT), cancel):
+        produced.append(item)
+        if isinstance(item, SpeechAudio):
+            cancel.set()  # the client went away after the first sentence
+    assert [type(i) for i in produced] == [SpeechStart, SpeechAudio]
+
+
+def test_cancel_set_before_a_generation_returns_nothing(handle: BarkHandle) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    assert handle.generate("Hello there.", "announcer", cancel) is None
+
+
+def test_float16_path_runs_on_cpu(tiny_bark: Path) -> None:
+    """The GPU path's dtype (float16) through the same handle code, on the CPU."""
+    import torch
+    from transformers import AutoTokenizer, BarkModel
+
+    model = BarkModel.from_pretrained(tiny_bark, dtype=torch.float16, use_safetensors=True).eval()
+    half = BarkHandle(
+        name="tiny",
+        model=model,
+        tokenizer=AutoTokenizer.from_pretrained(tiny_bark),
+        voices=library(tiny_bark),
+        options=BarkOptions(do_sample=False),
+        device="cpu",
+    )
+    assert weight_bytes(read_tensors(tiny_bark), FLOAT16) == pytest.approx(
+        model_bytes(model), rel=0.01
+    )
+    generated = half.generate("Hello there.", "announcer", threading.Event())
+    assert generated is not None and generated.audio.dtype == np.float32
+    assert generated.audio.size == SEGMENT_SAMPLES and np.isfinite(generated.audio).all()
+
+
+def test_plugin_hooks_ignore_what_is_not_theirs(handle: BarkHandle) -> None:
+    assert plugin.multai_load(spec=ModelSpec(name="x", backend="other"), placement=CPU) is None
+    assert plugin.multai_infer(handle=object(), task=None, cancel=threading.Event()) is None
+    plugin.multai_unload(handle=object())

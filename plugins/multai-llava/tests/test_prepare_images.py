@@ -1,0 +1,85 @@
+"""multai_core.serving.vision's non-blocking image preparation (what vision.start_chat and
+/v1/vision use): fetches awaited with the whole-fetch time limit and the streamed byte cap,
+decoding in a worker thread, refusals before anything is fetched."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+from conftest import image_part
+from test_remote_images import CAP, PNG, image_host
+
+from multai_core.errors import InvalidRequest, MultaiError, RequestTooLarge
+from multai_core.protocol.chat import ChatCompletionRequest
+from multai_core.serving.vision import ImageLimits, prepare_images, prepare_images_blocking
+from multai_core.testing.server import threaded_server
+
+LIMITS = ImageLimits(
+    max_bytes=CAP, max_pixels=1_000_000, max_images=4, allow_remote=True, remote_timeout_s=1.0
+)
+INLINE = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[str]:
+    with threaded_server(image_host) as base_url:
+        yield base_url
+
+
+def request(*urls: str) -> ChatCompletionRequest:
+    content = [{"type": "text", "text": "?"}, *(image_part(u) for u in urls)]
+    return msgspec.convert(
+        {"model": "m", "messages": [{"role": "user", "content": content}]}, ChatCompletionRequest
+    )
+
+
+def test_inline_and_fetched_images_in_message_order(host: str) -> None:
+    images = asyncio.run(prepare_images(request(INLINE, f"{host}/part.png"), LIMITS))
+    assert [im.size for im in images] == [(48, 40), (48, 40)]
+    assert [im.tobytes() for im in images] == [
+        im.tobytes() for im in prepare_images_blocking(request(INLINE, f"{host}/part.png"), LIMITS)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "code"),
+    [
+        ("/endless", RequestTooLarge, "request_too_large"),
+        ("/declared-big", RequestTooLarge, "request_too_large"),
+        ("/drip", InvalidRequest, "image_fetch_timeout"),
+        ("/slow", InvalidRequest, "image_fetch_timeout"),
+        ("/missing", InvalidRequest, "image_fetch_failed"),
+    ],
+)
+def test_fetch_limits(host: str, path: str, error: type[MultaiError], code: str) -> None:
+    started = asyncio.run(_timed(prepare_images(request(f"{host}{path}"), LIMITS)))
+    assert isinstance(started[0], error)
+    assert started[0].code == code
+    assert started[1] < LIMITS.remote_timeout_s + 1.0
+
+
+def test_refused_before_any_fetch(host: str) -> None:
+    off = ImageLimits(**{**LIMITS.__dict__, "allow_remote": False})
+    # the slow URL would take 3 s: a refusal that fetched first would be slow too
+    result, seconds = asyncio.run(
+        _timed(prepare_images(request(f"{host}/slow", "file:///etc/passwd"), LIMITS))
+    )
+    assert isinstance(result, InvalidRequest) and result.code == "invalid_image_url"
+    assert seconds < 0.5
+    result, seconds = asyncio.run(_timed(prepare_images(request(f"{host}/slow"), off)))
+    assert isinstance(result, InvalidRequest) and result.code == "remote_images_disabled"
+    assert seconds < 0.5
+
+
+async def _timed(work: object) -> tuple[object, float]:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        result: object = await work  # type: ignore[misc]
+    except MultaiError as exc:
+        result = exc
+    return result, loop.time() - started

@@ -1,0 +1,70 @@
+"""The hook implementations (entry point ``multai.sdxl``). Thin: each hook checks that the spec
+or handle is this backend's and hands over to a module. Nothing here imports torch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from multai_core.hookspecs import hookimpl
+from multai_core.types import Backend, DeviceSnapshot, MemoryEstimate, ModelSpec, Placement, Task
+from multai_sdxl import BACKEND_NAME
+from multai_sdxl.handle import SdxlHandle
+from multai_sdxl.options import SdxlOptions
+
+TASKS = frozenset({"image"})
+
+
+@hookimpl
+def multai_register_backends(register: Callable[[Backend], Any]) -> None:
+    register(
+        Backend(
+            name=BACKEND_NAME,
+            tasks=TASKS,
+            options_type=SdxlOptions,
+            description="Text-to-image and image editing with diffusers pipelines (SDXL-Turbo)",
+        )
+    )
+
+
+@hookimpl
+def multai_estimate_memory(spec: ModelSpec, devices: DeviceSnapshot) -> MemoryEstimate | None:
+    if spec.backend != BACKEND_NAME:
+        return None
+    from multai_sdxl.model_estimate import estimate_spec
+
+    return estimate_spec(spec, devices)
+
+
+@hookimpl
+def multai_load(spec: ModelSpec, placement: Placement) -> SdxlHandle | None:
+    if spec.backend != BACKEND_NAME:
+        return None
+    from multai_sdxl.handle import load
+
+    return load(spec, placement)
+
+
+@hookimpl
+def multai_unload(handle: Any) -> None:
+    if isinstance(handle, SdxlHandle):
+        handle.close()
+
+
+@hookimpl
+def multai_infer(handle: Any, task: Task, cancel: threading.Event) -> Any:
+    if not isinstance(handle, SdxlHandle):
+        return None
+    from multai_core.errors import InvalidRequest
+    from multai_core.protocol.images import ImageEditRequest, ImageGenerateRequest
+
+    if task.kind == "image" and isinstance(task.payload, ImageGenerateRequest):
+        from multai_sdxl.generate import generate
+
+        return generate(handle, task.payload, cancel)
+    if task.kind == "image" and isinstance(task.payload, ImageEditRequest):
+        from multai_sdxl.edit import edit
+
+        return edit(handle, task.payload, cancel)
+    raise InvalidRequest(f"the sdxl backend does not serve {task.kind!r} tasks")
