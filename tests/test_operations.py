@@ -161,3 +161,22 @@ def test_graceful_shutdown_answers_queued_with_503_and_finishes_running() -> Non
     thread.join(timeout=30)
     assert results["running"] == SLOW_WORDS  # finished
     assert results["queued"] == 503  # answered at once, not lost
+
+
+def test_multai_ps_command() -> None:
+    import subprocess
+    import sys
+
+    with make_server(_plugin(), Config(server=ServerConfig(api_keys=["sk-admin"]))) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="sk-admin", max_retries=0)
+        _chat(client, "echo", "one")()
+        out = subprocess.run(
+            [sys.executable, "-m", "multai_core.cli", "ps", "--url", base],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "MULTAI_API_KEY": "sk-admin", "MULTAI_LOAD_PLUGINS": ""},
+            check=True,
+        ).stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["MODEL", "PLACEMENT", "DEVICE"]
+    assert lines[1].split()[:3] == ["echo", "cpu", "cpu"]

@@ -11,6 +11,7 @@ import time
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 
 from multai_core.serving.images import image_store_of
 from multai_core.serving.services import Services
@@ -24,7 +25,11 @@ class ImageFilesController(Controller):
 
     @get("/{name:str}", summary="A generated image (signed, expiring link)")
     async def image_file(
-        self, name: str, state: State, expires: str | None = None, sig: str | None = None
+        self,
+        name: FromPath[str],
+        state: State,
+        expires: FromQuery[str | None] = None,
+        sig: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         services: Services = state.services
         image = image_store_of(services).get(name, expires, sig)

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from pathlib import Path
 
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-}
+from multai_core import offline
+
 _GPU_LIBS = ("libtorch_cuda.so", "libc10_cuda.so", "libtorch_hip.so", "torch_cuda.dll")
 
 
 def go_offline() -> None:
     """Nothing reaches a hub at run time, whatever the environment said."""
-    os.environ.update(OFFLINE_ENV)
+    offline.enforce(force=True)
 
 
 @functools.cache

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import re
 from pathlib import Path
 
+from multai_core import offline
+
 _CUDA_VERSION = re.compile(r"^cuda\s*(?::[^=]*)?=\s*['\"]([\d.]+)['\"]", re.M)
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-}
 
 
 @functools.cache
@@ -33,6 +29,5 @@ def cuda_build_available() -> bool:
 
 
 def go_offline() -> None:
-    """Nothing may reach the network at run time: no hub downloads, no telemetry."""
-    for key, value in OFFLINE_ENV.items():
-        os.environ[key] = value
+    """Nothing reaches a hub at run time, whatever the environment said."""
+    offline.enforce(force=True)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from multai_core import offline
 from multai_sdxl.options import SdxlOptions
-
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "DIFFUSERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-}
 
 
 def import_diffusers() -> Any:
     """diffusers, after making sure nothing can reach the network and no progress bar prints."""
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+    offline.enforce(force=True)
     import diffusers
     import transformers
 
