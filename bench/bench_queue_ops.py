@@ -53,7 +53,9 @@ def main() -> None:
         items = workload(n)
         results[n] = (best_of(ours, items), best_of(plain_heapq, items))
         o, h = results[n]
-        print(f"n={n:>7}: ours {o * 1e3:8.1f} ms   heapq {h * 1e3:8.1f} ms   ratio {o / h:4.2f} (target <= 3)")
+        print(
+            f"n={n:>7}: ours {o * 1e3:8.1f} ms   heapq {h * 1e3:8.1f} ms   ratio {o / h:4.2f} (target <= 3)"
+        )
     nlogn = (100_000 * math.log(100_000)) / (10_000 * math.log(10_000))
     o_growth = results[100_000][0] / results[10_000][0]
     h_growth = results[100_000][1] / results[10_000][1]

@@ -3,10 +3,9 @@
 A test backend whose load takes L and one request S time units (defaults 6 and 1); 3 models;
 memory for one (or two) of them, least recently used evicted; one device, one request at a time.
 The traces are committed (bench/traces/, fixed seed; see make_trace.py): mixed.json for loads,
-makespan and urgent waits, starvation.json for the aging bound. The thesis's
-queue and ours are the real `RequestQueue` (the thesis's = no aging, no swap costs, no affinity
-below priority 1); FIFO is arrival order. Aging bounds: 60 units for priority 1 and 240 for 2 (the
-server's defaults, 30 s and 120 s, with service times in seconds, scale the same way). Finally the
+makespan and urgent waits, starvation.json for the aging bound. All three policies are the
+real `RequestQueue` (policy "fifo", "thesis", "multai"). Aging bounds: 60 units for priority 1
+and 240 for 2 (the server's defaults, 30 s and 120 s, with service times in seconds, scale the same way). Finally the
 same comparison over 20 other seeds of the same generator, to show how much the verdict depends
 on the draw.
 
@@ -21,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from multai_core.request_queue import RequestQueue
+from multai_core.request_queue import Policy, RequestQueue
 
 TRACES = Path(__file__).parent / "traces"
 AGING = {1: 60.0, 2: 240.0}
@@ -47,39 +46,29 @@ Picker = Callable[[list[Request], list[str], float], Request]
 
 
 def simulate(
-    trace: list[Request], capacity: int, load: float, service: float, policy: str
+    trace: list[Request], capacity: int, load: float, service: float, policy: Policy
 ) -> Outcome:
     pending = sorted(trace, key=lambda r: r.t)
     resident: list[str] = []  # least recently used first
-    queue: RequestQueue[Request] = RequestQueue(
-        {1: float("inf"), 2: float("inf")} if policy == "thesis" else AGING
-    )
-    fifo: list[Request] = []
-    now, loads, i = 0.0, 0, 0
+    queue: RequestQueue[Request] = RequestQueue(AGING, policy=policy)
+    now, loads, i, waiting = 0.0, 0, 0, 0
     done: list[Request] = []
     while len(done) < len(trace):
         while i < len(pending) and pending[i].t <= now:
             r = pending[i]
-            fifo.append(r)
             queue.push(r, priority=r.priority, model=r.model, now=r.t)
-            i += 1
-        if not fifo:
+            i, waiting = i + 1, waiting + 1
+        if not waiting:
             now = pending[i].t
             continue
-        if policy == "fifo":
-            chosen = fifo[0]
-        elif policy == "thesis":
-            chosen = queue.pop(loaded=resident, now=now)  # type: ignore[assignment]
-        else:
-            chosen = queue.pop(
-                loaded=resident,
-                now=now,
-                horizon=min(load + service, 0.5 * min(AGING.values())),
-                costs=lambda m: (0.0 if m in resident else load, service),
-            )  # type: ignore[assignment]
-        fifo.remove(chosen)
-        if policy == "fifo":
-            queue.remove(next(k for k, v in queue._entries.items() if v.item is chosen))
+        chosen = queue.pop(
+            loaded=resident,
+            now=now,
+            horizon=min(load + service, 0.5 * min(AGING.values())),
+            costs=lambda m: (0.0 if m in resident else load, service),
+        )
+        assert chosen is not None
+        waiting -= 1
         chosen.start = now
         if chosen.model in resident:
             resident.remove(chosen.model)
@@ -103,14 +92,19 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(
-    capacity: int, load: float, service: float, raw: list[dict[str, object]], quiet: bool = False
+    capacity: int,
+    load: float,
+    service: float,
+    raw: list[dict[str, object]],
+    quiet: bool = False,
+    aging_only: bool = False,
 ) -> bool:
     results = {
-        policy: simulate([Request(**r) for r in raw], capacity, load, service, policy)  # type: ignore[arg-type]
-        for policy in ("fifo", "thesis", "ours")
+        name: simulate([Request(**r) for r in raw], capacity, load, service, policy)  # type: ignore[arg-type]
+        for name, policy in (("fifo", "fifo"), ("thesis", "thesis"), ("ours", "multai"))
     }
     if quiet:
-        return _verdict(results, load, service, quiet)
+        return _verdict(results, load, service, quiet, aging_only)
     print(
         f"\n== memory for {capacity} model(s), load {load}, service {service}, {len(raw)} requests"
     )
@@ -126,7 +120,7 @@ def run(
         longest = max(w for ws in o.waits.values() for w in ws)
         over = _over(o, load, service)
         print(f"{policy:8} {o.loads:5d} {o.makespan:9.1f}  {cells}  {longest:7.1f}  {over:5d}")
-    return _verdict(results, load, service, quiet)
+    return _verdict(results, load, service, quiet, aging_only)
 
 
 def _over(o: Outcome, load: float, service: float) -> int:
@@ -134,7 +128,9 @@ def _over(o: Outcome, load: float, service: float) -> int:
     return sum(w > bounds[p] for p in (0, 1, 2) for w in o.waits[p])
 
 
-def _verdict(results: dict[str, Outcome], load: float, service: float, quiet: bool) -> bool:
+def _verdict(
+    results: dict[str, Outcome], load: float, service: float, quiet: bool, aging_only: bool
+) -> bool:
     fifo, ours, thesis = results["fifo"], results["ours"], results["thesis"]
     checks = {
         "loads <= 1/3 of FIFO's": ours.loads <= fifo.loads / 3,
@@ -143,6 +139,8 @@ def _verdict(results: dict[str, Outcome], load: float, service: float, quiet: bo
         <= load + service,
         "no request over its aging bound": _over(ours, load, service) == 0,
     }
+    if aging_only:  # the starvation trace is about the aging bound alone
+        checks = {k: v for k, v in checks.items() if "aging" in k}
     if not quiet:
         for name, ok in checks.items():
             print(f"  {'PASS' if ok else 'FAIL'}  ours: {name}")
@@ -163,7 +161,7 @@ def main() -> None:
     for name in ("mixed", "starvation"):
         raw = json.loads((TRACES / f"{name}.json").read_text())
         print(f"\n##### trace {name}.json")
-        ok = [run(c, args.load, args.service, raw) for c in (1, 2)]
+        ok = [run(c, args.load, args.service, raw, aging_only=name == "starvation") for c in (1, 2)]
         print(f"\n{name}.json: " + ("all targets met" if all(ok) else "some targets missed"))
     from bench.traces.make_trace import make
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -63,6 +63,7 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     queue_timeout_s: float = 300.0
     aging_s_priority_1: float = 30.0
     aging_s_priority_2: float = 120.0
+    policy: Literal["multai", "thesis", "fifo"] = "multai"  # the last two for comparison
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -3,7 +3,8 @@
 Pick order, among requests whose model may start now (the scheduler says which may):
 - priority 0: arrival order, always first;
 - a priority 2 request that is due (its wait plus ``horizon``, the longest a job may take, has
-  reached its aging bound) is served like priority 1;
+  reached its aging bound) is served like priority 1: before the priority-1 requests younger
+  than it;
 - priority 1: the oldest due request (a due one for a loaded model first: it costs no swap);
   else the oldest request for a loaded model (no swap); else the model whose waiting requests
   make the swap pay best: the most requests served per second, n / (load_s + n * service_s),
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Iterator
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -37,9 +38,19 @@ def _always(_: str) -> bool:
     return True
 
 
+Policy = Literal["multai", "thesis", "fifo"]
+
+
 class RequestQueue(Generic[T]):
-    def __init__(self, aging_s: dict[int, float] | None = None) -> None:
+    """``policy``: "multai" (the above), "thesis" (the 2024 thesis's queue: no aging, no swap
+    costs, priority 2 in arrival order) or "fifo" (arrival order, priorities ignored); the
+    last two exist for comparison."""
+
+    def __init__(self, aging_s: dict[int, float] | None = None, policy: Policy = "multai") -> None:
+        self.policy = policy
         self.aging_s = {0: float("inf"), 1: 30.0, 2: 120.0} | (aging_s or {})
+        if policy == "thesis":
+            self.aging_s = {0: float("inf"), 1: float("inf"), 2: float("inf")}
         self._next = 0
         # per priority: model -> heap of (seq, enqueued_at)
         self._heaps: tuple[dict[str, list[tuple[int, float]]], ...] = ({}, {}, {})
@@ -123,15 +134,22 @@ class RequestQueue(Generic[T]):
         costs: Callable[[str], tuple[float, float]] | None = None,
     ) -> T | None:
         """The next request to run, or None. ``costs(model)`` gives (load_s, service_s)."""
+        if self.policy == "fifo":
+            every = [(h, p) for p in (0, 1, 2) for h in self._heads(p, may_start)]
+            return self._take(min(every)[1], min(every)[0]) if every else None
+        if self.policy == "thesis":
+            costs = None
         heads = self._heads(0, may_start)
         if heads:
             return self._take(0, min(heads))
         heads_p2 = self._heads(2, may_start)
-        if heads_p2:
-            oldest_p2 = min(heads_p2)
-            if oldest_p2[2] <= now - self.aging_s[2] + horizon:
-                return self._take(2, oldest_p2)
         heads_p1 = self._heads(1, may_start)
+        if heads_p2:
+            # a due priority-2 request competes with priority 1 by age
+            oldest_p2 = min(heads_p2)
+            due = oldest_p2[2] <= now - self.aging_s[2] + horizon
+            if due and (not heads_p1 or oldest_p2 < min(heads_p1)):
+                return self._take(2, oldest_p2)
         for priority, level in ((1, heads_p1), (2, heads_p2)):
             if level:
                 due_before = now - self.aging_s[priority] + horizon
@@ -151,6 +169,8 @@ class RequestQueue(Generic[T]):
         if len(heads) == 1:
             return first
         affine = min((h for h in heads if h[1] in loaded), default=None)
+        if self.policy == "thesis" and priority == 2:
+            return first
         if first[2] <= due_before:
             # a due request for the loaded model costs no swap: serve it first
             return affine if affine is not None and affine[2] <= due_before else first

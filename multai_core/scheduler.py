@@ -93,7 +93,8 @@ class Scheduler:
         self.config = config or SchedulerConfig()
         self.metrics = metrics or Metrics()
         self.queue: RequestQueue[Job] = RequestQueue(
-            {1: self.config.aging_s_priority_1, 2: self.config.aging_s_priority_2}
+            {1: self.config.aging_s_priority_1, 2: self.config.aging_s_priority_2},
+            policy=self.config.policy,
         )
         self.jobs: dict[str, Job] = {}  # queued and running, by request id
         self.running: set[Job] = set()

@@ -49,3 +49,19 @@ def test_remove_is_lazy_and_len_is_exact() -> None:
     assert len(q) == 8
     assert "0" not in drain(q, ["m"], now=0)
     assert len(q) == 0
+
+
+def test_comparison_policies() -> None:
+    """FIFO and the thesis's queue, kept for comparisons (bench/), as the config can choose."""
+    rows = [("a", 2, "x"), ("b", 1, "y"), ("c", 1, "x"), ("d", 0, "y"), ("e", 2, "y"), ("f", 2, "x")]
+
+    def order(policy: str) -> list[str]:
+        q: RequestQueue[str] = RequestQueue(policy=policy)  # type: ignore[arg-type]
+        for name, priority, model in rows:
+            q.push(name, priority=priority, model=model, now=0)
+        return drain(q, ["x"], now=1000)  # long past every aging bound
+
+    assert order("fifo") == ["a", "b", "c", "d", "e", "f"]
+    assert order("thesis") == ["d", "c", "b", "a", "e", "f"]  # no aging, priority 2 by arrival
+    # all due: p2 "a" is older than every p1; among due p1, the loaded model's first (no swap)
+    assert order("multai") == ["d", "a", "c", "b", "e", "f"]
