@@ -57,14 +57,17 @@ def choose_placement(
                 ram_bytes=estimate.gpu_host_bytes,
             )
         if estimate.layers and estimate.layer_bytes and gpu_layers != -1:
+            for_layers = vram_free - estimate.partial_gpu_bytes
             fit = (
-                min(vram_free // estimate.layer_bytes, estimate.layers - 1) if vram_free > 0 else 0
+                min(for_layers // estimate.layer_bytes, estimate.layers - 1)
+                if for_layers > 0
+                else 0
             )
             layers = fit if gpu_layers is None else gpu_layers
             if layers > fit:
                 continue
-            vram = layers * estimate.layer_bytes
-            ram = estimate.cpu_bytes - vram
+            vram = estimate.partial_gpu_bytes + layers * estimate.layer_bytes
+            ram = estimate.cpu_bytes - layers * estimate.layer_bytes
             if layers > 0 and ram <= ram_free:
                 return Placement(
                     kind="partial",

@@ -56,8 +56,9 @@ class MemoryEstimate(msgspec.Struct, kw_only=True, frozen=True):
     ``gpu_bytes`` is the VRAM for a full GPU placement (plus ``gpu_host_bytes`` of RAM beside
     it), ``cpu_bytes`` the RAM for a CPU placement. A backend that can split a model between GPU
     and CPU reports ``layers`` > 0 and ``layer_bytes``: the VRAM one offloaded layer takes (what
-    it moves off the RAM), so a partial placement of n layers needs ``n * layer_bytes`` VRAM and
-    ``cpu_bytes - n * layer_bytes`` RAM.
+    it moves off the RAM), and ``partial_gpu_bytes``: what a partial offload needs on the GPU
+    whatever the layer count (e.g. llama.cpp's compute buffer). A placement of n layers needs
+    ``partial_gpu_bytes + n * layer_bytes`` VRAM and ``cpu_bytes - n * layer_bytes`` RAM.
     """
 
     cpu_bytes: int
@@ -65,6 +66,7 @@ class MemoryEstimate(msgspec.Struct, kw_only=True, frozen=True):
     gpu_host_bytes: int = 0
     layers: int = 0
     layer_bytes: int = 0
+    partial_gpu_bytes: int = 0
     supports_gpu: bool = True
 
 

@@ -80,3 +80,18 @@ def test_cpu_only_backend_never_gets_a_gpu() -> None:
     cpu_only = MemoryEstimate(cpu_bytes=GiB, supports_gpu=False)
     placement = choose_placement(cpu_only, snapshot(20))
     assert placement is not None and placement.kind == "cpu"
+
+
+def test_partial_offload_leaves_room_for_the_fixed_gpu_part() -> None:
+    estimate = MemoryEstimate(
+        cpu_bytes=8 * GiB,
+        gpu_bytes=9 * GiB,
+        layers=32,
+        layer_bytes=GiB // 4,
+        partial_gpu_bytes=GiB // 2,
+    )
+    placement = choose_placement(estimate, snapshot(3))
+    assert placement is not None and placement.kind == "partial"
+    assert placement.gpu_layers == 10  # (3 GiB - 0.5 GiB compute buffer) / 0.25 GiB a layer
+    assert placement.vram_bytes == GiB // 2 + 10 * (GiB // 4)
+    assert placement.ram_bytes == 8 * GiB - 10 * (GiB // 4)

@@ -80,5 +80,6 @@ def estimate_from_info(info: GgufInfo, options: LlamaCppOptions) -> MemoryEstima
         gpu_host_bytes=int(gpu_host_bytes),
         layers=info.n_layer,
         layer_bytes=int(layer_bytes),
+        partial_gpu_bytes=int(gpu_compute),
         supports_gpu=gpu_offload_available(),
     )
