@@ -27,6 +27,8 @@ def map_body(_context: Any, body: Any) -> Any:
             value = body.get(key)
             if isinstance(value, int) and not isinstance(value, bool) and value > cap:
                 body[key] = cap
-        if "messages" in body or "prompt" in body:
-            body.setdefault("max_tokens", 8)
+        if ("messages" in body or "prompt" in body) and body.get("max_tokens") is None:
+            body["max_tokens"] = 8  # absent or null would mean "until the context is full"
+        if body.get("max_completion_tokens", 0) is None:
+            body["max_completion_tokens"] = 8
     return body

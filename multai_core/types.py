@@ -85,8 +85,12 @@ class Placement(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Task(msgspec.Struct, kw_only=True):
-    """One unit of inference as a plugin sees it. ``payload`` is the protocol request Struct
-    of that kind (e.g. ChatCompletionRequest for "chat")."""
+    """One unit of inference as a plugin sees it. ``payload`` is the decoded request of that
+    kind: the protocol Struct for JSON endpoints (ChatCompletionRequest for "chat" and "vision",
+    CompletionRequest, EmbeddingRequest, the speech and image requests), or a task Struct that
+    carries what a multipart upload held (AudioTranscriptionTask, from results_whisper, for
+    "transcription" and "translation"). ``options`` carries what serving prepared beside it
+    (e.g. the decoded images of a vision request)."""
 
     id: str
     kind: TaskKind

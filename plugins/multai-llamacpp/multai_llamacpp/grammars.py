@@ -28,7 +28,16 @@ def schema_grammar(schema: dict[str, Any] | None, *, param: str) -> str:
 
     try:
         return str(json_schema_to_gbnf(json.dumps(schema)))
-    except (ValueError, KeyError, TypeError, NotImplementedError, RecursionError) as exc:
+    except (
+        AssertionError,  # llama_cpp's converter asserts on schema types it does not know
+        ValueError,
+        KeyError,
+        TypeError,
+        NotImplementedError,
+        RecursionError,
+    ) as exc:
+        detail = str(exc)
+        detail = detail if len(detail) <= 200 else detail[:200] + "..."
         raise InvalidRequest(
-            f"this JSON schema is not supported for constrained output: {exc}", param=param
+            f"this JSON schema is not supported for constrained output: {detail}", param=param
         ) from None

@@ -308,3 +308,19 @@ def test_penalties_apply(client: OpenAI) -> None:
         assert penalised.choices[0].message.content != plain.choices[0].message.content, extra
     completion = client.completions.create(model=MODEL, prompt="", max_tokens=4, presence_penalty=-0.5)
     assert completion.choices[0].finish_reason in ("stop", "length")
+
+
+def test_schema_the_grammar_converter_rejects_is_400(client: OpenAI) -> None:
+    """Found by fuzzing: llama_cpp's converter asserts on unknown types (it was a 500)."""
+    weird = {"type": "object", "properties": {"a": {"type": "weird"}}}
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "x"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "w", "schema": weird}},
+        )
+    tool = {"type": "function", "function": {"name": "f", "parameters": weird}}
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "x"}], tools=[tool], tool_choice="required"  # type: ignore[list-item]
+        )
