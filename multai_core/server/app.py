@@ -23,7 +23,7 @@ from multai_core.scheduler import Scheduler
 from multai_core.server import controllers
 from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.errors import handle_exception
-from multai_core.server.openapi import document_errors
+from multai_core.server.openapi import document_errors, document_streams
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
@@ -103,6 +103,7 @@ def create_app(
         debug=False,
     )
     document_errors(app)
+    document_streams(app)
     return app
 
 

@@ -52,3 +52,20 @@ def document_errors(app: Litestar) -> None:
                 for status, text in statuses.items()
             }
             handler.responses = {**documented, **(handler.responses or {})}
+
+
+def document_streams(app: Litestar) -> None:
+    """A 200 made by ``streamable`` also answers text/event-stream (Litestar's ResponseSpec
+    holds one media type, so the second is added to the generated document)."""
+    from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Schema
+
+    for item in (app.openapi_schema.paths or {}).values():
+        for operation in (item.get, item.post):
+            responses = operation.responses if operation is not None else None
+            ok = (responses or {}).get("200")
+            content = getattr(ok, "content", None)
+            streams = "text/event-stream" in (getattr(ok, "description", "") or "")
+            if content is not None and streams:
+                content["text/event-stream"] = OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING)
+                )
