@@ -72,9 +72,10 @@ def llama_cpp_server(model: Path, n_ctx: int, threads: int) -> Iterator[str]:
         "--n_threads_batch",
         str(threads),
     ]
-    command += ["--logits_all", "False", "--port", str(port), "--model_alias", "bench"]
+    command += ["--logits_all", "False", "--interrupt_requests", "False"]
+    command += ["--port", str(port), "--model_alias", "bench"]
     # the peer loads through the same llama.cpp build: apply the plugin's AMX setting there too
-    command = [sys.executable, "-c", _PEER_LAUNCHER, *command[2:]]
+    command = [sys.executable, "-c", _PEER_LAUNCHER, *command[3:]]
     with _process(
         command, dict(os.environ), f"http://127.0.0.1:{port}", health="/v1/models"
     ) as base:

@@ -27,9 +27,10 @@ QUESTIONS = [
 ]
 
 
-def one_request(client: OpenAI, i: int) -> tuple[float, float]:
+def one_request(client: OpenAI, i: int) -> tuple[float, float, int]:
     started = time.perf_counter()
     first = 0.0
+    text = []
     for chunk in client.chat.completions.create(
         model="bench",
         messages=[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}],
@@ -39,9 +40,10 @@ def one_request(client: OpenAI, i: int) -> tuple[float, float]:
         stream=True,
         extra_body={"repeat_penalty": 1.0},
     ):
-        if not first and chunk.choices and chunk.choices[0].delta.content:
-            first = time.perf_counter() - started
-    return time.perf_counter() - started, first
+        if chunk.choices and chunk.choices[0].delta.content:
+            first = first or time.perf_counter() - started
+            text.append(chunk.choices[0].delta.content)
+    return time.perf_counter() - started, first, len("".join(text))
 
 
 def measure(base: str, requests: int, concurrency: int) -> dict[str, float]:
@@ -56,6 +58,7 @@ def measure(base: str, requests: int, concurrency: int) -> dict[str, float]:
         "p95": percentile(latency, 0.95),
         "ttft_p50": percentile(ttft, 0.5),
         "ttft_p95": percentile(ttft, 0.95),
+        "chars": sum(r[2] for r in results) / len(results),
     }
 
 
@@ -65,13 +68,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     model = smollm2_path()
-    results: dict[str, dict[int, dict[str, float]]] = {}
+    results: dict[str, dict[int, dict[str, float]]] = {}  # "chars": mean answer length
     for name, server in (("multai", multai_server), ("llama_cpp.server", llama_cpp_server)):
         with server(model, N_CTX, args.threads) as base:
             results[name] = {c: measure(base, args.requests, c) for c in (1, 4)}
     for concurrency in (1, 4):
         print(f"-- {args.requests} requests, concurrency {concurrency} (seconds)")
-        for metric in ("p50", "p95", "ttft_p50", "ttft_p95"):
+        for metric in ("p50", "p95", "ttft_p50", "ttft_p95", "chars"):
             ours = results["multai"][concurrency][metric]
             peer = results["llama_cpp.server"][concurrency][metric]
             print(f"{metric:9} multai {ours:7.3f}   peer {peer:7.3f}   ratio {ours / peer:5.2f}")
