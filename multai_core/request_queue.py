@@ -10,35 +10,29 @@ Pick order, among requests whose model may start now (the scheduler says which m
   make the swap pay best: the most requests served per second, n / (load_s + n * service_s),
   from the costs the scheduler measured; ties by age;
 - priority 2: as priority 1, after it.
-Requests wait in one heap per (priority, model), so push and pop are O(log n) plus a look at the
-head of each model's heap (the models with waiting requests: a handful, not n). Removal is lazy:
-a heap entry whose sequence number has left ``_entries`` is skipped when it surfaces.
+Sequence numbers only grow, so every queue here is already sorted: per priority one deque in
+arrival order and one per model. Push is O(1); pop is O(1) amortized plus a look at the head of
+each loaded model (and, for a swap or when some model may not start, of each model with waiting
+requests: a handful, not n). Removal is lazy: a sequence number that has left ``_entries`` is
+dropped when it reaches the front, and a deque that is mostly such numbers is rebuilt.
 """
 
 from __future__ import annotations
 
-import heapq
+from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from typing import Generic, Literal, NamedTuple, TypeVar
+from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
-
-class _Waiting(NamedTuple):
-    priority: int
-    model: str
-    enqueued_at: float
-    item: object
-
-
-_Head = tuple[int, str, float]  # (seq, model, enqueued_at)
+# per waiting request: (priority, model, enqueued_at, item)
+_Entry = tuple[int, str, float, T]
+Costs = Callable[[str], tuple[float, float]]
+Policy = Literal["multai", "thesis", "fifo"]
 
 
 def _always(_: str) -> bool:
     return True
-
-
-Policy = Literal["multai", "thesis", "fifo"]
 
 
 class RequestQueue(Generic[T]):
@@ -52,9 +46,11 @@ class RequestQueue(Generic[T]):
         if policy == "thesis":
             self.aging_s = {0: float("inf"), 1: float("inf"), 2: float("inf")}
         self._next = 0
-        # per priority: model -> heap of (seq, enqueued_at)
-        self._heaps: tuple[dict[str, list[tuple[int, float]]], ...] = ({}, {}, {})
-        self._entries: dict[int, _Waiting] = {}
+        self._entries: dict[int, _Entry[T]] = {}
+        self._order: tuple[deque[int], ...] = (deque(), deque(), deque())
+        self._by_model: tuple[dict[str, deque[int]], ...] = ({}, {}, {})
+        # per model: removed requests still in its deque (taken ones leave it at once)
+        self._removed: tuple[dict[str, int], ...] = ({}, {}, {})
         self._depth = [0, 0, 0]
 
     def __len__(self) -> int:
@@ -66,24 +62,28 @@ class RequestQueue(Generic[T]):
     def push(self, item: T, *, priority: int, model: str, now: float) -> int:
         seq = self._next
         self._next = seq + 1
-        self._entries[seq] = _Waiting(priority, model, now, item)
+        self._entries[seq] = (priority, model, now, item)
         self._depth[priority] += 1
-        heaps = self._heaps[priority]
-        heap = heaps.get(model)
-        if heap is None:
-            heap = heaps[model] = []
-        heapq.heappush(heap, (seq, now))
+        self._order[priority].append(seq)
+        waiting = self._by_model[priority].get(model)
+        if waiting is None:
+            self._by_model[priority][model] = deque((seq,))
+        else:
+            waiting.append(seq)
         return seq
 
     def remove(self, key: int) -> bool:
         entry = self._entries.pop(key, None)
         if entry is None:
             return False
-        self._depth[entry.priority] -= 1
+        priority, model = entry[0], entry[1]
+        self._depth[priority] -= 1
+        self._removed[priority][model] = self._removed[priority].get(model, 0) + 1
+        self._compact_if_sparse(priority)
         return True
 
     def items(self) -> Iterator[T]:
-        return (e.item for e in self._entries.values())  # type: ignore[misc]
+        return (entry[3] for entry in self._entries.values())
 
     def position(self, key: int, loaded: Collection[str]) -> int | None:
         """How many waiting requests would be picked before this one if nothing changed
@@ -92,37 +92,11 @@ class RequestQueue(Generic[T]):
         if entry is None:
             return None
 
-        def rank(seq: int, e: _Waiting) -> tuple[int, int, int]:
-            return (e.priority, 0 if e.model in loaded else 1, seq)
+        def rank(seq: int, e: _Entry[T]) -> tuple[int, int, int]:
+            return (e[0], 0 if e[1] in loaded else 1, seq)
 
         mine = rank(key, entry)
         return sum(1 for seq, other in self._entries.items() if rank(seq, other) < mine)
-
-    def _heads(self, priority: int, may_start: Callable[[str], bool]) -> list[_Head]:
-        """The oldest live request of each model at this priority whose model may start."""
-        if not self._depth[priority]:
-            return []
-        entries = self._entries
-        heads: list[_Head] = []
-        emptied = []
-        for model, heap in self._heaps[priority].items():
-            while heap and heap[0][0] not in entries:
-                heapq.heappop(heap)
-            if not heap:
-                emptied.append(model)
-            elif may_start is _always or may_start(model):
-                seq, enqueued_at = heap[0]
-                heads.append((seq, model, enqueued_at))
-        for model in emptied:
-            del self._heaps[priority][model]
-        return heads
-
-    def _take(self, priority: int, head: _Head) -> T:
-        seq, model, _ = head
-        heapq.heappop(self._heaps[priority][model])
-        entry = self._entries.pop(seq)
-        self._depth[priority] -= 1
-        return entry.item  # type: ignore[return-value]
 
     def pop(
         self,
@@ -131,60 +105,134 @@ class RequestQueue(Generic[T]):
         now: float,
         may_start: Callable[[str], bool] = _always,
         horizon: float = 0.0,
-        costs: Callable[[str], tuple[float, float]] | None = None,
+        costs: Costs | None = None,
     ) -> T | None:
         """The next request to run, or None. ``costs(model)`` gives (load_s, service_s)."""
+        depth = self._depth
         if self.policy == "fifo":
-            every = [(h, p) for p in (0, 1, 2) for h in self._heads(p, may_start)]
-            return self._take(min(every)[1], min(every)[0]) if every else None
+            firsts = [(self._first(p, may_start), p) for p in (0, 1, 2) if depth[p]]
+            oldest = min(((s, p) for s, p in firsts if s is not None), default=None)
+            return self._take(oldest[1], oldest[0]) if oldest else None
         if self.policy == "thesis":
             costs = None
-        heads = self._heads(0, may_start)
-        if heads:
-            return self._take(0, min(heads))
-        heads_p2 = self._heads(2, may_start)
-        heads_p1 = self._heads(1, may_start)
-        if heads_p2:
-            # a due priority-2 request competes with priority 1 by age
-            oldest_p2 = min(heads_p2)
-            due = oldest_p2[2] <= now - self.aging_s[2] + horizon
-            if due and (not heads_p1 or oldest_p2 < min(heads_p1)):
-                return self._take(2, oldest_p2)
-        for priority, level in ((1, heads_p1), (2, heads_p2)):
-            if level:
-                due_before = now - self.aging_s[priority] + horizon
-                return self._take(priority, self._pick(priority, level, loaded, due_before, costs))
-        return None
+        if depth[0] and (first := self._first(0, may_start)) is not None:
+            return self._take(0, first)
+        first_1 = self._first(1, may_start) if depth[1] else None
+        first_2 = self._first(2, may_start) if depth[2] else None
+        if (
+            first_2 is not None
+            and (first_1 is None or first_2 < first_1)
+            and self._entries[first_2][2] <= now - self.aging_s[2] + horizon
+        ):
+            return self._take(2, first_2)  # a due priority-2 request competes with 1 by age
+        priority, first = (1, first_1) if first_1 is not None else (2, first_2)
+        if first is None:
+            return None
+        due_before = now - self.aging_s[priority] + horizon
+        return self._take(
+            priority, self._pick(priority, first, loaded, due_before, may_start, costs)
+        )
 
     def _pick(
         self,
         priority: int,
-        heads: list[_Head],
+        first: int,
         loaded: Collection[str],
         due_before: float,
-        costs: Callable[[str], tuple[float, float]] | None,
-    ) -> _Head:
-        """``due_before``: a request enqueued at or before this time is due."""
-        first = min(heads)
-        if len(heads) == 1:
-            return first
-        affine = min((h for h in heads if h[1] in loaded), default=None)
+        may_start: Callable[[str], bool],
+        costs: Costs | None,
+    ) -> int:
+        """``first``: the oldest request that may start; one enqueued at or before
+        ``due_before`` is due."""
         if self.policy == "thesis" and priority == 2:
             return first
-        if first[2] <= due_before:
-            # a due request for the loaded model costs no swap: serve it first
-            return affine if affine is not None and affine[2] <= due_before else first
+        entries, by_model = self._entries, self._by_model[priority]
+        affine = None
+        for model in loaded:
+            if model in by_model:
+                head = self._head(priority, model)
+                if head is not None and (affine is None or head < affine) and may_start(model):
+                    affine = head
+        if entries[first][2] <= due_before:
+            # a due request for a loaded model costs no swap: serve it first
+            return affine if affine is not None and entries[affine][2] <= due_before else first
         if affine is not None:
             return affine
         if costs is None:
             return first
-        return max(heads, key=lambda h: (self._rate(priority, h[1], costs), -h[0]))
+        heads = self._heads(priority, may_start)
+        return max(heads, key=lambda h: (self._rate(priority, h[1], costs), -h[0]))[0]
 
-    def _rate(
-        self, priority: int, model: str, costs: Callable[[str], tuple[float, float]]
-    ) -> float:
-        """Requests per second a swap to this model would serve (its heap's length counts
-        requests removed but not yet surfaced: close enough for a tie-breaker)."""
-        n = len(self._heaps[priority][model])
+    def _first(self, priority: int, may_start: Callable[[str], bool]) -> int | None:
+        """The oldest live request at this priority whose model may start."""
+        order, entries = self._order[priority], self._entries
+        while order and order[0] not in entries:
+            order.popleft()
+        if not order:
+            return None
+        if may_start is _always or may_start(entries[order[0]][1]):
+            return order[0]
+        return min(self._heads(priority, may_start), default=(None,))[0]
+
+    def _head(self, priority: int, model: str) -> int | None:
+        waiting = self._by_model[priority].get(model)
+        if waiting is None:
+            return None
+        entries = self._entries
+        if waiting[0] not in entries:
+            while waiting and waiting[0] not in entries:
+                waiting.popleft()
+                self._removed[priority][model] -= 1
+            if not waiting:
+                del self._by_model[priority][model]
+                return None
+        return waiting[0]
+
+    def _heads(self, priority: int, may_start: Callable[[str], bool]) -> list[tuple[int, str]]:
+        """(oldest request, model) of each model with waiting requests that may start."""
+        heads = []
+        for model in list(self._by_model[priority]):
+            head = self._head(priority, model)
+            if head is not None and may_start(model):
+                heads.append((head, model))
+        return heads
+
+    def _take(self, priority: int, seq: int) -> T:
+        entry = self._entries.pop(seq)
+        self._depth[priority] -= 1
+        model = entry[1]
+        waiting = self._by_model[priority][model]
+        while waiting.popleft() != seq:  # what is before it was removed
+            self._removed[priority][model] -= 1
+        if not waiting:
+            del self._by_model[priority][model]
+        order = self._order[priority]
+        if order[0] == seq:
+            order.popleft()
+        else:
+            self._compact_if_sparse(priority)
+        return entry[3]
+
+    def _compact_if_sparse(self, priority: int) -> None:
+        """Rebuild this priority's deques when taken or removed requests are most of them
+        (requests taken out of arrival order stay in ``_order`` until they reach its front)."""
+        order = self._order[priority]
+        if len(order) <= 64 + 4 * self._depth[priority]:
+            return
+        entries = self._entries
+        live = [seq for seq in order if seq in entries]
+        order.clear()
+        order.extend(live)
+        by_model: dict[str, deque[int]] = {}
+        for seq in live:
+            by_model.setdefault(entries[seq][1], deque()).append(seq)
+        self._by_model[priority].clear()
+        self._by_model[priority].update(by_model)
+        self._removed[priority].clear()
+
+    def _rate(self, priority: int, model: str, costs: Costs) -> float:
+        """Requests per second a swap to this model would serve."""
+        waiting = self._by_model[priority][model]
+        n = len(waiting) - self._removed[priority].get(model, 0)
         load_s, service_s = costs(model)
         return n / max(load_s + n * service_s, 1e-9)

@@ -253,6 +253,8 @@ class Scheduler:
                     loaded=self.memory.resident.keys(),
                     now=time.monotonic(),
                     may_start=self._may_start,
+                    horizon=self._horizon(),
+                    costs=self._costs,
                 )
                 if job is None:
                     break

@@ -83,6 +83,26 @@ def test_thesis_priority_order() -> None:
     ]
 
 
+def test_a_swap_goes_to_the_model_that_serves_most_per_load() -> None:
+    """Swap costs reach the queue: with nothing loaded waiting, three requests for one model
+    are worth a load before one older request for another (n / (load + n * service))."""
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        threads = _run_in_threads(
+            [
+                _chat(client, "slow", "blocker", SLOW_WORDS),
+                _chat(client, "other", "older-single"),
+                _chat(client, "echo", "echo-1"),
+                _chat(client, "echo", "echo-2"),
+                _chat(client, "echo", "echo-3"),
+            ]
+        )
+        for thread in threads:
+            thread.join(timeout=30)
+    assert plugin.started == ["blocker", "echo-1", "echo-2", "echo-3", "older-single"]
+
+
 def test_disconnect_while_streaming_stops_generation() -> None:
     plugin = _plugin()
     with make_server(plugin) as base:
