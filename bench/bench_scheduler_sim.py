@@ -1,7 +1,8 @@
 """FIFO vs the thesis's queue vs MultAI's scheduler on a virtual clock.
 
 A test backend whose load takes L and one request S time units (defaults 6 and 1); 3 models;
-memory for one (or two) of them, least recently used evicted; one device, one request at a time.
+memory for one (or two) of them; the least recently used is evicted, one with no request waiting
+first (as the memory manager does); one device, one request at a time.
 The traces are committed (bench/traces/, fixed seed; see make_trace.py): mixed.json for loads,
 makespan and urgent waits, starvation.json for the aging bound. All three policies are the
 real `RequestQueue` (policy "fifo", "thesis", "multai"). Aging bounds: 60 units for priority 1
@@ -75,7 +76,7 @@ def simulate(
         else:
             loads += 1
             if len(resident) >= capacity:
-                resident.pop(0)
+                resident.remove(min(resident, key=lambda m: queue.waiting_for(m) > 0))
             now += load
         resident.append(chosen.model)
         now += service
@@ -120,7 +121,31 @@ def run(
         longest = max(w for ws in o.waits.values() for w in ws)
         over = _over(o, load, service)
         print(f"{policy:8} {o.loads:5d} {o.makespan:9.1f}  {cells}  {longest:7.1f}  {over:5d}")
+    if not aging_only:
+        least = shortest_possible_makespan(raw, capacity, load, service)
+        target = 0.6 * results["fifo"].makespan
+        print(
+            f"no scheduler can finish before {least:.1f}; the makespan target is {target:.1f}"
+            + (": out of reach on this trace" if least > target else "")
+        )
     return _verdict(results, load, service, quiet, aging_only)
+
+
+def shortest_possible_makespan(
+    raw: list[dict[str, object]], capacity: int, load: float, service: float
+) -> float:
+    """A lower bound for any scheduler: at each arrival time t, what arrives from t on needs one
+    service each, and a load for each of its models beyond the ``capacity`` resident at t."""
+    rows = sorted(raw, key=lambda r: float(r["t"]))  # type: ignore[arg-type]
+    least = 0.0
+    for i, row in enumerate(rows):
+        later = rows[i:]
+        models = len({r["model"] for r in later})
+        least = max(
+            least,
+            float(row["t"]) + service * len(later) + load * max(0, models - capacity),  # type: ignore[arg-type]
+        )
+    return least
 
 
 def _over(o: Outcome, load: float, service: float) -> int:

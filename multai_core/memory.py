@@ -48,6 +48,8 @@ class MemoryManager:
         self.config = config or MemoryConfig()
         self._probe = probe or (lambda: probe_devices(gpus=self.config.allow_gpu))
         self.resident: dict[str, LoadedModel] = {}
+        # how many requests wait for a model (the scheduler sets it): eviction spares those
+        self.waiting_for: Callable[[str], int] = lambda _: 0
         self._lock = threading.RLock()
 
     def estimate(self, spec: ModelSpec, devices: DeviceSnapshot | None = None) -> MemoryEstimate:
@@ -149,7 +151,9 @@ class MemoryManager:
         return loaded
 
     def _evict_one(self, *, exclude: str) -> bool:
-        """Unload the least recently used idle, unpinned model; False if there is none."""
+        """Unload the least recently used idle, unpinned model, one with no request waiting
+        for it first (evicting a model with work queued means loading it again); False if
+        there is none."""
         idle = [
             m
             for name, m in self.resident.items()
@@ -157,7 +161,7 @@ class MemoryManager:
         ]
         if not idle:
             return False
-        victim = min(idle, key=lambda m: m.last_used)
+        victim = min(idle, key=lambda m: (self.waiting_for(m.spec.name) > 0, m.last_used))
         self.unload(victim.spec.name, reason="evicted")
         return True
 

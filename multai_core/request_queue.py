@@ -82,6 +82,14 @@ class RequestQueue(Generic[T]):
         self._compact_if_sparse(priority)
         return True
 
+    def waiting_for(self, model: str) -> int:
+        """How many requests wait for this model, at any priority."""
+        return sum(
+            len(level[model]) - self._removed[p].get(model, 0)
+            for p, level in enumerate(self._by_model)
+            if model in level
+        )
+
     def items(self) -> Iterator[T]:
         return (entry[3] for entry in self._entries.values())
 

@@ -96,6 +96,7 @@ class Scheduler:
             {1: self.config.aging_s_priority_1, 2: self.config.aging_s_priority_2},
             policy=self.config.policy,
         )
+        memory.waiting_for = self.queue.waiting_for
         self.jobs: dict[str, Job] = {}  # queued and running, by request id
         self.running: set[Job] = set()
         self._per_model: Counter[str] = Counter()

@@ -40,6 +40,19 @@ def test_two_fit_side_by_side_and_lru_is_evicted() -> None:
     assert plugin.unloads == ["b"]
 
 
+def test_a_model_with_requests_waiting_is_evicted_last() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=250 * MiB)
+    memory.release(memory.acquire(spec("awaited", 100)))
+    memory.release(memory.acquire(spec("done", 100)))
+    memory.waiting_for = lambda name: 3 if name == "awaited" else 0
+    memory.release(memory.acquire(spec("new", 100)))
+    assert plugin.unloads == ["done"]  # though "awaited" was used longer ago
+    memory.waiting_for = lambda name: 1  # every model awaited: least recently used again
+    memory.release(memory.acquire(spec("newer", 100)))
+    assert plugin.unloads == ["done", "awaited"]
+
+
 def test_in_use_and_pinned_models_are_never_evicted() -> None:
     plugin = EchoPlugin()
     memory = manager(plugin, budget=250 * MiB)

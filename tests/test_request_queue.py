@@ -177,6 +177,8 @@ def test_picks_as_a_full_scan_would(policy: Policy) -> None:
             assert len(q) == len(waiting)
             for p in (0, 1, 2):
                 assert q.depth(p) == sum(1 for w in waiting.values() if w[0] == p)
+            for m in models:
+                assert q.waiting_for(m) == sum(1 for w in waiting.values() if w[1] == m)
 
 
 def test_requests_taken_out_of_order_do_not_pile_up() -> None:
