@@ -12,6 +12,9 @@ from multai_core.errors import InvalidRequest, RequestTooLarge
 
 MAX_FIELD_BYTES = 256 * 1024
 MAX_PARTS = 64
+NOT_MULTIPART = (
+    "Send this request as multipart/form-data (the OpenAI SDKs do), with the image as a file part."
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,9 @@ class UploadedFile:
     filename: str
     content_type: str
     data: bytes
+
+    def __repr__(self) -> str:
+        return f"UploadedFile({self.filename!r}, <{len(self.data)} bytes>)"
 
 
 @dataclass
@@ -31,14 +37,11 @@ class MultipartForm:
         return values[-1] if values else None
 
 
-def boundary_of(content_type: str | None) -> bytes:
+def boundary_of(content_type: str | None, not_multipart: str = NOT_MULTIPART) -> bytes:
     kind, options = multipart.parse_options_header(content_type or "")
     boundary = str(options.get("boundary", ""))
     if kind.lower() != "multipart/form-data" or not boundary:
-        raise InvalidRequest(
-            "Send this request as multipart/form-data (the OpenAI SDKs do), with the image as "
-            "a file part."
-        )
+        raise InvalidRequest(not_multipart)
     return boundary.encode("latin-1")
 
 
@@ -49,12 +52,29 @@ async def read_multipart(
     max_file_bytes: int,
     max_field_bytes: int = MAX_FIELD_BYTES,
     max_parts: int = MAX_PARTS,
+    max_body_bytes: int | None = None,
+    content_length: str | None = None,
+    only_file: str | None = None,
+    strict: bool = True,
+    not_multipart: str = NOT_MULTIPART,
 ) -> MultipartForm:
     """Every part of the body: text fields decoded as UTF-8, files kept as bytes. A file over
-    ``max_file_bytes`` is a 413; a text field over ``max_field_bytes`` or a malformed body a 400."""
-    parser = multipart.PushMultipartParser(
-        boundary_of(content_type), max_segment_count=max_parts, strict=True
-    )
+    ``max_file_bytes`` is a 413; a text field over ``max_field_bytes`` or a malformed body a 400;
+    a Content-Type other than multipart/form-data a 400 that says ``not_multipart``.
+
+    ``max_body_bytes`` caps the whole body: an announced ``content_length`` over it is a 413
+    before anything is read, else the body is a 413 once that much has arrived. ``only_file``
+    names the one field whose file is kept: any part in it counts as a file, a second one is a
+    400, and files in other fields are read past (counted, not kept)."""
+    boundary = boundary_of(content_type, not_multipart)
+
+    def check_body(size: int) -> None:
+        if max_body_bytes is not None and size > max_body_bytes:
+            # with one file field the body is mostly that file: its limit is the one to name
+            raise _too_large(only_file, max_file_bytes if only_file else max_body_bytes)
+
+    check_body(int(content_length) if content_length and content_length.isdigit() else 0)
+    parser = multipart.PushMultipartParser(boundary, max_segment_count=max_parts, strict=strict)
     form = MultipartForm()
     state: dict[str, multipart.MultipartSegment | None] = {"segment": None}
     buffer = bytearray()
@@ -62,17 +82,23 @@ async def read_multipart(
     def feed(chunk: bytes) -> None:
         for event in parser.parse(chunk):
             if isinstance(event, multipart.MultipartSegment):
-                state["segment"] = event
+                state["segment"] = event if _keeps(form, event, only_file) else None
                 buffer.clear()
+            elif (segment := state["segment"]) is None:
+                continue  # a file in a field this form does not keep
             elif event:
                 buffer.extend(event)
-                _check_size(state["segment"], len(buffer), max_file_bytes, max_field_bytes)
-            elif (segment := state["segment"]) is not None:
-                _add(form, segment, bytes(buffer))
+                is_file = _is_file(segment, only_file)
+                _check_size(segment, is_file, len(buffer), max_file_bytes, max_field_bytes)
+            else:
+                _add(form, segment, _is_file(segment, only_file), bytes(buffer))
                 state["segment"] = None
 
+    received = 0
     try:
         async for chunk in body:
+            received += len(chunk)
+            check_body(received)
             if chunk and not parser.closed:
                 feed(chunk)
         if not parser.closed:
@@ -84,18 +110,36 @@ async def read_multipart(
     return form
 
 
+def _is_file(segment: multipart.MultipartSegment, only_file: str | None) -> bool:
+    return segment.filename is not None or segment.name == only_file
+
+
+def _keeps(form: MultipartForm, segment: multipart.MultipartSegment, only_file: str | None) -> bool:
+    """Whether the part is read into the form; a second part in ``only_file`` is a 400."""
+    if only_file is None or not _is_file(segment, only_file):
+        return True
+    if segment.name != only_file:
+        return False
+    if only_file in form.files:
+        raise InvalidRequest(
+            f"Send one file per request, in the field '{only_file}'.", param=only_file
+        )
+    return True
+
+
+def _too_large(name: str | None, limit: int) -> RequestTooLarge:
+    what = "The request body" if name is None else f"The file in '{name}'"
+    return RequestTooLarge(
+        f"{what} is larger than this server accepts ({limit} bytes).", param=name
+    )
+
+
 def _check_size(
-    segment: multipart.MultipartSegment | None, size: int, max_file: int, max_field: int
+    segment: multipart.MultipartSegment, is_file: bool, size: int, max_file: int, max_field: int
 ) -> None:
-    if segment is None:
-        return
-    if segment.filename is not None:
+    if is_file:
         if size > max_file:
-            raise RequestTooLarge(
-                f"The file in '{segment.name}' is larger than this server accepts "
-                f"({max_file} bytes).",
-                param=segment.name,
-            )
+            raise _too_large(segment.name, max_file)
     elif size > max_field:
         raise InvalidRequest(
             f"The form field '{segment.name}' is longer than {max_field} bytes.",
@@ -103,11 +147,13 @@ def _check_size(
         )
 
 
-def _add(form: MultipartForm, segment: multipart.MultipartSegment, data: bytes) -> None:
+def _add(
+    form: MultipartForm, segment: multipart.MultipartSegment, is_file: bool, data: bytes
+) -> None:
     name = segment.name or ""
-    if segment.filename is not None:
+    if is_file:
         upload = UploadedFile(
-            filename=segment.filename,
+            filename=segment.filename or "",
             content_type=segment.content_type or "application/octet-stream",
             data=data,
         )

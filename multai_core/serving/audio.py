@@ -12,6 +12,7 @@ import msgspec
 import structlog
 
 from multai_core.errors import InferenceFailed, InvalidRequest
+from multai_core.media.multipart import UploadedFile
 from multai_core.protocol.audio import (
     LIST_FIELDS,
     DurationUsage,
@@ -42,16 +43,6 @@ AudioForm = TranscriptionForm | TranslationForm
 F = TypeVar("F", TranscriptionForm, TranslationForm)
 STREAMABLE_FORMATS = frozenset({"json", "text"})
 _PARAM = re.compile(r"at `\$\.([A-Za-z_]+)|required field `([A-Za-z_]+)`")
-
-
-@dataclass(frozen=True)
-class AudioUpload:
-    filename: str
-    content_type: str
-    data: bytes
-
-    def __repr__(self) -> str:
-        return f"AudioUpload(<{len(self.data)} bytes>)"
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,7 @@ def parse_form(fields: Mapping[str, list[str]], form_type: type[F]) -> F:
 def start(
     services: Services,
     form: AudioForm,
-    upload: AudioUpload | None,
+    upload: UploadedFile | None,
     kind: AudioKind,
     request_id: str,
 ) -> Job:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import multipart
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
@@ -25,7 +24,7 @@ from litestar.openapi.spec import (
 )
 from litestar.response import Stream
 
-from multai_core.errors import InvalidRequest, RequestTooLarge
+from multai_core.media.multipart import UploadedFile, read_multipart
 from multai_core.protocol.audio import TranscriptionForm, TranscriptionJson, TranslationForm
 from multai_core.server.request_id import request_id_of
 from multai_core.server.responses import event_stream, until_done
@@ -37,7 +36,10 @@ FILE_FIELD = "file"
 FORM_ALLOWANCE = 1024 * 1024
 """Bytes a body may carry beside the file: part headers, boundaries and the text fields."""
 MAX_FIELD_BYTES = 64 * 1024
-MAX_PARTS = 64
+NOT_MULTIPART = (
+    "Send the request as multipart/form-data with the audio in the field `file` "
+    "(the OpenAI SDKs do; with curl use -F file=@speech.mp3)."
+)
 
 
 def _form_schema(*, granularities: bool) -> Schema:
@@ -138,106 +140,20 @@ async def _serve(
     return Response(result)
 
 
-def _too_large(max_file_bytes: int) -> RequestTooLarge:
-    return RequestTooLarge(
-        f"The audio file is larger than this server accepts ({max_file_bytes} bytes, "
-        f"{max_file_bytes / 2**20:.0f} MiB).",
-        param=FILE_FIELD,
-    )
-
-
 async def read_audio_form(
     request: AnyRequest, max_file_bytes: int
-) -> tuple[dict[str, list[str]], audio.AudioUpload | None]:
+) -> tuple[dict[str, list[str]], UploadedFile | None]:
     """The text fields and the file of a multipart/form-data body, all in memory."""
-    kind, options = multipart.parse_options_header(request.headers.get("content-type", ""))
-    boundary = options.get("boundary", "")
-    if kind.lower() != "multipart/form-data" or not boundary:
-        raise InvalidRequest(
-            "Send the request as multipart/form-data with the audio in the field `file` "
-            "(the OpenAI SDKs do; with curl use -F file=@speech.mp3)."
-        )
-    max_body = max_file_bytes + FORM_ALLOWANCE
-    announced = request.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > max_body:
-        raise _too_large(max_file_bytes)
-    reader = _FormReader(boundary.encode("latin-1"), max_file_bytes)
-    received = 0
-    try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > max_body:
-                raise _too_large(max_file_bytes)
-            if chunk and not reader.parser.closed:
-                reader.feed(chunk)
-        if not reader.parser.closed:
-            reader.feed(b"")  # end of input: an unfinished body fails here
-    except multipart.ParserLimitReached as exc:
-        raise InvalidRequest(f"Too many form parts (at most {MAX_PARTS}).") from exc
-    except multipart.MultipartError as exc:
-        raise InvalidRequest("The multipart/form-data body is malformed.") from exc
-    return reader.fields, reader.upload
-
-
-class _FormReader:
-    def __init__(self, boundary: bytes, max_file_bytes: int) -> None:
-        self.parser = multipart.PushMultipartParser(boundary, max_segment_count=MAX_PARTS)
-        self.fields: dict[str, list[str]] = {}
-        self.upload: audio.AudioUpload | None = None
-        self._max_file_bytes = max_file_bytes
-        self._segment: multipart.MultipartSegment | None = None
-        self._buffer = bytearray()
-        self._is_file = False
-
-    def feed(self, chunk: bytes) -> None:
-        for event in self.parser.parse(chunk):
-            if isinstance(event, multipart.MultipartSegment):
-                self._begin(event)
-            elif event:
-                self._data(event)
-            else:
-                self._end()
-
-    def _begin(self, segment: multipart.MultipartSegment) -> None:
-        self._segment = segment
-        self._buffer = bytearray()
-        self._is_file = segment.name == FILE_FIELD
-        if self._is_file and self.upload is not None:
-            raise InvalidRequest("Send one audio file per request.", param=FILE_FIELD)
-
-    def _data(self, data: bytes) -> None:
-        segment = self._segment
-        if segment is None:
-            return
-        if self._is_file:
-            if len(self._buffer) + len(data) > self._max_file_bytes:
-                raise _too_large(self._max_file_bytes)
-        elif segment.filename is not None:
-            return  # a file in a field this endpoint does not read: counted, not kept
-        elif len(self._buffer) + len(data) > MAX_FIELD_BYTES:
-            raise InvalidRequest(
-                f"The form field '{segment.name}' is longer than {MAX_FIELD_BYTES} bytes.",
-                param=segment.name,
-            )
-        self._buffer += data
-
-    def _end(self) -> None:
-        segment, self._segment = self._segment, None
-        if segment is None:
-            return
-        if self._is_file:
-            self.upload = audio.AudioUpload(
-                filename=segment.filename or "",
-                content_type=segment.content_type or "application/octet-stream",
-                data=bytes(self._buffer),
-            )
-        elif segment.filename is None:
-            name = segment.name or ""
-            try:
-                text = self._buffer.decode(segment.charset or "utf-8")
-            except (UnicodeDecodeError, LookupError) as exc:
-                raise InvalidRequest(
-                    f"The form field '{name}' is not valid UTF-8.", param=name
-                ) from exc
-            self.fields.setdefault(name, []).append(text)
-        self._buffer = bytearray()
+    form = await read_multipart(
+        request.headers.get("content-type"),
+        request.stream(),
+        max_file_bytes=max_file_bytes,
+        max_field_bytes=MAX_FIELD_BYTES,
+        max_body_bytes=max_file_bytes + FORM_ALLOWANCE,
+        content_length=request.headers.get("content-length"),
+        only_file=FILE_FIELD,
+        strict=False,
+        not_multipart=NOT_MULTIPART,
+    )
+    uploads = form.files.get(FILE_FIELD)
+    return form.fields, uploads[0] if uploads else None
