@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.response import Stream
 
 from multai_core.errors import InvalidRequest
+from multai_core.media.multipart import read_multipart
 from multai_core.protocol.chat import ChatCompletion, ChatCompletionChunk
 from multai_core.protocol.vision import VisionRequest
 from multai_core.server.openapi import streamable
@@ -45,63 +46,38 @@ def _json_request(body: bytes) -> tuple[VisionRequest, str | None]:
     return req, req.image
 
 
-def _form_parts(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Fields and files of a multipart/form-data body, in memory."""
-    from multipart import MultipartError, MultipartSegment, PushMultipartParser
-    from multipart import parse_options_header as parse_header
-
-    boundary = parse_header(content_type)[1].get("boundary", "")
-    if not boundary:
-        raise InvalidRequest("The multipart form has no boundary in its content-type.")
-    fields: dict[str, str] = {}
-    files: dict[str, bytes] = {}
-    segment: MultipartSegment | None = None
-    chunks: list[bytes] = []
-    try:
-        with PushMultipartParser(boundary, max_segment_count=MAX_FORM_PARTS) as parser:
-            for piece in (body, b""):  # b"" tells the parser the body ended
-                for event in parser.parse(piece):
-                    if isinstance(event, MultipartSegment):
-                        segment, chunks = event, []
-                    elif event:
-                        chunks.append(bytes(event))
-                    elif segment is not None:
-                        data = b"".join(chunks)
-                        if segment.filename is not None:
-                            files[segment.name] = data
-                        else:
-                            fields[segment.name] = data.decode(segment.charset or "utf-8")
-                        segment = None
-            if not parser.closed:
-                raise InvalidRequest("The multipart form ended early.")
-    except (MultipartError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("The multipart form is malformed.") from exc
-    return fields, files
-
-
-def _form_request(body: bytes, content_type: str) -> tuple[VisionRequest, str | bytes | None]:
-    fields, files = _form_parts(body, content_type)
-    raw: dict[str, Any] = {k: v for k, v in fields.items() if k != "stream_options"}
+async def _form_request(
+    request: AnyRequest, max_image_bytes: int
+) -> tuple[VisionRequest, str | bytes | None]:
+    form = await read_multipart(
+        request.headers.get("content-type"),
+        request.stream(),
+        max_file_bytes=max_image_bytes,
+        max_parts=MAX_FORM_PARTS,
+    )
+    raw: dict[str, Any] = {
+        name: form.field(name) for name in form.fields if name != "stream_options"
+    }
     try:
         req = msgspec.convert(raw, VisionRequest, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid form field: {exc}") from exc
-    image: str | bytes | None = files.get("image")
-    if image is None:
-        image = fields.get("image")
+    files = form.files.get("image")
+    image: str | bytes | None = files[-1].data if files else form.field("image")
     return req, image
 
 
-async def read_vision_request(request: AnyRequest) -> tuple[VisionRequest, str | bytes | None]:
+async def read_vision_request(
+    request: AnyRequest, max_image_bytes: int
+) -> tuple[VisionRequest, str | bytes | None]:
     content_type = request.headers.get("content-type", "")
-    body = await request.body()
     if content_type.lower().startswith("multipart/form-data"):
-        return _form_request(body, content_type)
+        return await _form_request(request, max_image_bytes)
     if content_type and "json" not in content_type.lower():
         raise InvalidRequest(
             "Send the request as application/json or multipart/form-data.",
         )
-    return _json_request(body)
+    return _json_request(await request.body())
 
 
 class VisionController(Controller):
@@ -117,7 +93,7 @@ class VisionController(Controller):
     )
     async def vision(self, request: AnyRequest, state: State) -> ChatCompletion | Stream:
         services: Services = state.services
-        req, image = await read_vision_request(request)
+        req, image = await read_vision_request(request, services.config.server.max_image_bytes)
         request_id = request_id_of(request.scope)
         response_id = f"chatcmpl-{request_id}"
         job, chat_req = await vision.start_alias(services, req, image, request_id)
