@@ -40,16 +40,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy --strict over core and every plugin, each plugin with its real dependencies
-    (torch first) except llama-cpp-python, whose build the llamacpp session pays for."""
+    """mypy --strict over core, every plugin and the benchmarks, each plugin with its real
+    dependencies (torch first) except llama-cpp-python, whose build the llamacpp session pays
+    for."""
     session.install(TORCH)
-    torch_plugins = [f"plugins/multai-{name}" for name in TORCH_PLUGINS]
-    session.install(
-        "-e", ".[test]", "mypy>=1.11", "types-PyYAML", *(f"-e{p}" for p in torch_plugins)
-    )
+    plugins = [*(f"plugins/multai-{name}" for name in TORCH_PLUGINS), WHISPER]
+    session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML", *(f"-e{p}" for p in plugins))
     session.install("--no-deps", "-e", LLAMACPP)
-    packages = [f"{p}/multai_{p.rsplit('-', 1)[1]}" for p in (LLAMACPP, *torch_plugins)]
-    session.run("mypy", "multai_core", *packages)
+    packages = [f"{p}/multai_{p.rsplit('-', 1)[1]}" for p in (LLAMACPP, *plugins)]
+    session.run("mypy", "multai_core", *packages, "bench")
 
 
 @nox.session(python=PYTHON, tags=["tests"])

@@ -48,7 +48,7 @@ def server_run(client: OpenAI, eos_bias: dict[int, float]) -> float:
         messages=[{"role": "user", "content": PROMPT}],
         max_tokens=MAX_TOKENS,
         temperature=0.0,
-        logit_bias={str(k): v for k, v in eos_bias.items()},
+        logit_bias={str(k): int(v) for k, v in eos_bias.items()},
         stream=True,
     ):
         if chunk.choices and chunk.choices[0].delta.content:

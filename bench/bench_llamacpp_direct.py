@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -104,10 +105,11 @@ def main() -> None:
     for _ in range(args.rounds):
         rates["direct"].append(_rate(direct_run(llm, short, bias, MAX_TOKENS)))
         rates["plugin"].append(_rate(plugin_run(pm, handle, short, bias, MAX_TOKENS)))
-        for name, runner in (
-            ("direct", lambda: direct_run(llm, long, bias, 1)),
-            ("plugin", lambda: plugin_run(pm, handle, long, bias, 1)),
-        ):
+        runners: dict[str, Callable[[], list[float]]] = {
+            "direct": lambda: direct_run(llm, long, bias, 1),
+            "plugin": lambda: plugin_run(pm, handle, long, bias, 1),
+        }
+        for name, runner in runners.items():
             started = time.perf_counter()
             stamps = runner()
             firsts[name].append(stamps[0] - started if stamps else float("nan"))
