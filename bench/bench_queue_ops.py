@@ -37,7 +37,8 @@ def ours(items: list[tuple[int, str]]) -> float:
 
 
 def ours_as_scheduled(items: list[tuple[int, str]]) -> float:
-    """As the scheduler calls it: a may_start callback, a horizon and measured swap costs."""
+    """As the scheduler calls it: peek with a horizon and measured swap costs, check that the
+    pick may start, take it."""
     queue: RequestQueue[int] = RequestQueue()
     loaded = ["A"]
     load_s = {"A": 6.0, "B": 6.0, "C": 6.0}
@@ -51,9 +52,11 @@ def ours_as_scheduled(items: list[tuple[int, str]]) -> float:
     started = time.perf_counter()
     for i, (priority, model) in enumerate(items):
         queue.push(i, priority=priority, model=model, now=0.0)
+    # the scheduler looks first (peek), then takes what may start (here: all of it)
     while (
-        taken := queue.pop(loaded=loaded, now=1.0, may_start=may_start, horizon=7.0, costs=costs)
-    ) is not None:
+        taken := queue.peek(loaded=loaded, now=1.0, horizon=7.0, costs=costs)
+    ) is not None and may_start(items[taken][1]):
+        queue.take(taken)  # its key: keys count from 0 like the items here
         loaded[0] = items[taken][1]
     return time.perf_counter() - started
 

@@ -61,6 +61,12 @@ class ModelNotFound(MultaiError):
     code = "model_not_found"
 
 
+class Conflict(MultaiError):
+    status_code = 409
+    type = "invalid_request_error"
+    code = "duplicate_request_id"
+
+
 class RequestTooLarge(MultaiError):
     status_code = 413
     type = "invalid_request_error"

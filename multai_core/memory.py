@@ -21,6 +21,14 @@ from multai_core.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placeme
 log = structlog.get_logger(__name__)
 
 
+class _Loading:
+    """A load in progress: its placement counts as taken; others wanting the model wait."""
+
+    def __init__(self, placement: Placement) -> None:
+        self.placement = placement
+        self.done = threading.Event()
+
+
 class LoadedModel:
     def __init__(
         self, spec: ModelSpec, placement: Placement, handle: Any, load_seconds: float
@@ -48,8 +56,12 @@ class MemoryManager:
         self.config = config or MemoryConfig()
         self._probe = probe or (lambda: probe_devices(gpus=self.config.allow_gpu))
         self.resident: dict[str, LoadedModel] = {}
-        # how many requests wait for a model (the scheduler sets it): eviction spares those
+        # set by the scheduler: how many requests wait for a model (eviction spares those),
+        # and whether a job of it has started (it is about to be used: never unloaded)
         self.waiting_for: Callable[[str], int] = lambda _: 0
+        self.busy: Callable[[str], bool] = lambda _: False
+        self._loading: dict[str, _Loading] = {}  # loads in progress, outside the lock
+        self._failed: dict[str, tuple[float, ServiceUnavailable]] = {}  # until, why
         self._lock = threading.RLock()
 
     def estimate(self, spec: ModelSpec, devices: DeviceSnapshot | None = None) -> MemoryEstimate:
@@ -64,59 +76,127 @@ class MemoryManager:
     def devices(self) -> DeviceSnapshot:
         """The probe, less what the configured budgets already hold for resident models."""
         snap = self._probe()
-        held_ram = sum(m.placement.ram_bytes for m in self.resident.values())
-        ram_free = snap.ram_free_bytes
+        with self._lock:
+            placements = [m.placement for m in self.resident.values()]
+            loading = [load.placement for load in self._loading.values()]
+        held_ram = sum(p.ram_bytes for p in placements + loading)
+        ram_free = snap.ram_free_bytes - sum(p.ram_bytes for p in loading)
         if self.config.ram_budget_bytes is not None:
             ram_free = min(ram_free, self.config.ram_budget_bytes - held_ram)
-        return msgspec.structs.replace(snap, ram_free_bytes=max(ram_free, 0))
+        gpus = tuple(
+            msgspec.structs.replace(
+                gpu,
+                free_bytes=max(
+                    0,
+                    gpu.free_bytes - sum(p.vram_bytes for p in loading if p.gpu_index == gpu.index),
+                ),
+            )
+            for gpu in snap.gpus
+        )
+        return msgspec.structs.replace(snap, gpus=gpus, ram_free_bytes=max(ram_free, 0))
 
     def plan(
         self, spec: ModelSpec, gpu_layers: int | None = None
     ) -> tuple[MemoryEstimate, Placement | None]:
+        """Where the model would go now, in the memory that is free."""
         devices = self.devices()
         estimate = self.estimate(spec, devices)
-        placement = choose_placement(
+        return estimate, self._place(estimate, devices, gpu_layers)
+
+    def placement_after_evictions(self, spec: ModelSpec) -> Placement | None:
+        """Where a load of the model would put it now, after the evictions it would make
+        (the scheduler needs the device before the load runs)."""
+        with self._lock:
+            devices = self.devices()
+            estimate = self.estimate(spec, devices)
+            victims = sorted(self._evictable(exclude=spec.name), key=self._eviction_order)
+            while (placement := self._place(estimate, devices, None)) is None and victims:
+                devices = _with_freed(devices, victims.pop(0).placement)
+            return placement
+
+    def _place(
+        self, estimate: MemoryEstimate, devices: DeviceSnapshot, gpu_layers: int | None
+    ) -> Placement | None:
+        return choose_placement(
             estimate,
             devices,
             gpu_reserve=self.config.gpu_reserve_bytes,
             ram_reserve=self.config.ram_reserve_bytes,
             gpu_layers=gpu_layers,
         )
-        return estimate, placement
 
     def acquire(self, spec: ModelSpec, gpu_layers: int | None = None) -> LoadedModel:
-        """The loaded model, loading it first if needed, marked in use until release()."""
+        """The loaded model, loading it first if needed, marked in use until release(). The
+        load itself runs outside the lock: models already resident go on serving meanwhile."""
+        while True:
+            with self._lock:
+                loaded = self._resident(spec, gpu_layers)
+                if loaded is not None:
+                    loaded.in_use += 1
+                    return loaded
+                loading = self._loading.get(spec.name)
+                if loading is None:
+                    loading = _Loading(self._make_room(spec, gpu_layers))
+                    self._loading[spec.name] = loading
+                    break
+            loading.done.wait()  # another thread loads this model: then look again
+        try:
+            loaded = self._load(spec, loading.placement)
+        except ServiceUnavailable as exc:
+            with self._lock:
+                self._failed[spec.name] = (time.monotonic() + (exc.retry_after or 0), exc)
+            raise
+        finally:
+            with self._lock:
+                del self._loading[spec.name]
+            loading.done.set()
         with self._lock:
-            loaded = self._ensure_loaded(spec, gpu_layers)
+            self.resident[spec.name] = loaded
+            self._failed.pop(spec.name, None)
             loaded.in_use += 1
-            return loaded
+            if self.metrics is not None:
+                self._update_resident_metrics()
+        return loaded
 
     def release(self, loaded: LoadedModel) -> None:
         with self._lock:
             loaded.in_use -= 1
             loaded.last_used = time.monotonic()
 
-    def _ensure_loaded(self, spec: ModelSpec, gpu_layers: int | None) -> LoadedModel:
-        with self._lock:
-            loaded = self.resident.get(spec.name)
-            if loaded is not None:
-                if gpu_layers is None or gpu_layers == loaded.placement.gpu_layers:
-                    loaded.last_used = time.monotonic()
-                    return loaded
-                self.plan(spec, gpu_layers)  # a request no placement can honour fails first
-                if loaded.in_use:
-                    raise ServiceUnavailable(
-                        f"Model '{spec.name}' is busy; it cannot be reloaded with "
-                        f"n_gpu_layers={gpu_layers} now.",
-                        retry_after=5,
-                    )
-                self.unload(spec.name, reason="reload")
+    def _resident(self, spec: ModelSpec, gpu_layers: int | None) -> LoadedModel | None:
+        """The resident model if it serves this request; None if it must be loaded (a
+        resident one with other n_gpu_layers is unloaded first)."""
+        loaded = self.resident.get(spec.name)
+        if loaded is None:
+            return None
+        if gpu_layers is None or gpu_layers == loaded.placement.gpu_layers:
+            loaded.last_used = time.monotonic()
+            return loaded
+        self.plan(spec, gpu_layers)  # a request no placement can honour fails first
+        if loaded.in_use:
+            raise ServiceUnavailable(
+                f"Model '{spec.name}' is busy; it cannot be reloaded with "
+                f"n_gpu_layers={gpu_layers} now.",
+                retry_after=5,
+            )
+        self.unload(spec.name, reason="reload")
+        return None
+
+    def _make_room(self, spec: ModelSpec, gpu_layers: int | None) -> Placement:
+        """Where the model goes, after evicting idle models if it does not fit. A model whose
+        load failed a moment ago fails again at once, evicting nothing."""
+        failed = self._failed.get(spec.name)
+        if failed is not None and time.monotonic() < failed[0]:
+            previous = failed[1]
+            raise ServiceUnavailable(
+                previous.message, retry_after=max(1.0, failed[0] - time.monotonic())
+            )
+        estimate, placement = self.plan(spec, gpu_layers)
+        while placement is None and self._evict_one(exclude=spec.name):
             estimate, placement = self.plan(spec, gpu_layers)
-            while placement is None and self._evict_one(exclude=spec.name):
-                estimate, placement = self.plan(spec, gpu_layers)
-            if placement is None:
-                raise insufficient(spec.name, estimate, self.devices())
-            return self._load(spec, placement)
+        if placement is None:
+            raise insufficient(spec.name, estimate, self.devices())
+        return placement
 
     def _load(self, spec: ModelSpec, placement: Placement) -> LoadedModel:
         started = time.perf_counter()
@@ -135,11 +215,9 @@ class MemoryManager:
             raise ServiceUnavailable(f"No installed plugin loads backend '{spec.backend}'.")
         seconds = time.perf_counter() - started
         loaded = LoadedModel(spec, placement, handle, seconds)
-        self.resident[spec.name] = loaded
         if self.metrics is not None:
             self.metrics.loads.labels(spec.name).inc()
             self.metrics.load_seconds.labels(spec.name).observe(seconds)
-            self._update_resident_metrics()
         log.info(
             "model_loaded",
             model=spec.name,
@@ -150,19 +228,24 @@ class MemoryManager:
         )
         return loaded
 
-    def _evict_one(self, *, exclude: str) -> bool:
-        """Unload the least recently used idle, unpinned model, one with no request waiting
-        for it first (evicting a model with work queued means loading it again); False if
-        there is none."""
-        idle = [
+    def _evictable(self, *, exclude: str) -> list[LoadedModel]:
+        return [
             m
             for name, m in self.resident.items()
-            if name != exclude and not m.in_use and not m.spec.pinned
+            if name != exclude and not m.in_use and not m.spec.pinned and not self.busy(name)
         ]
+
+    def _eviction_order(self, model: LoadedModel) -> tuple[bool, float]:
+        """The least recently used first, one with no request waiting for it before any with
+        (evicting a model with work queued means loading it again)."""
+        return self.waiting_for(model.spec.name) > 0, model.last_used
+
+    def _evict_one(self, *, exclude: str) -> bool:
+        """Unload the first idle, unpinned model in eviction order; False if there is none."""
+        idle = self._evictable(exclude=exclude)
         if not idle:
             return False
-        victim = min(idle, key=lambda m: (self.waiting_for(m.spec.name) > 0, m.last_used))
-        self.unload(victim.spec.name, reason="evicted")
+        self.unload(min(idle, key=self._eviction_order).spec.name, reason="evicted")
         return True
 
     def unload(self, name: str, *, reason: str = "requested") -> None:
@@ -200,6 +283,7 @@ class MemoryManager:
                 name
                 for name, m in self.resident.items()
                 if not m.in_use
+                and not self.busy(name)
                 and not m.spec.pinned
                 and m.spec.keep_alive >= 0
                 and now - m.last_used >= m.spec.keep_alive
@@ -212,3 +296,16 @@ class MemoryManager:
         with self._lock:
             for name in list(self.resident):
                 self.unload(name, reason="shutdown")
+
+
+def _with_freed(devices: DeviceSnapshot, placement: Placement) -> DeviceSnapshot:
+    """The snapshot with a resident model's memory given back."""
+    gpus = tuple(
+        msgspec.structs.replace(gpu, free_bytes=gpu.free_bytes + placement.vram_bytes)
+        if gpu.index == placement.gpu_index
+        else gpu
+        for gpu in devices.gpus
+    )
+    return msgspec.structs.replace(
+        devices, gpus=gpus, ram_free_bytes=devices.ram_free_bytes + placement.ram_bytes
+    )

@@ -5,7 +5,8 @@ Pick order, among requests whose model may start now (the scheduler says which m
 - a priority 2 request that is due (its wait plus ``horizon``, the longest a job may take, has
   reached its aging bound) is served like priority 1: before the priority-1 requests younger
   than it;
-- priority 1: the oldest due request (a due one for a loaded model first: it costs no swap);
+- priority 1: a request past its aging bound, oldest first; else the oldest due request (a due
+  one for a loaded model first: it costs no swap);
   else the oldest request for a loaded model (no swap); else the model whose waiting requests
   make the swap pay best: the most requests served per second, n / (load_s + n * service_s),
   from the costs the scheduler measured; ties by age;
@@ -33,6 +34,10 @@ Policy = Literal["multai", "thesis", "fifo"]
 
 def _always(_: str) -> bool:
     return True
+
+
+def _rank(seq: int, entry: _Entry[T], loaded: Collection[str]) -> tuple[int, int, int]:
+    return entry[0], 0 if entry[1] in loaded else 1, seq
 
 
 class RequestQueue(Generic[T]):
@@ -83,28 +88,41 @@ class RequestQueue(Generic[T]):
         return True
 
     def waiting_for(self, model: str) -> int:
-        """How many requests wait for this model, at any priority."""
+        """How many requests wait for this model, at any priority (safe to call from another
+        thread: a count that is a moment old)."""
         return sum(
-            len(level[model]) - self._removed[p].get(model, 0)
+            len(level.get(model, ())) - self._removed[p].get(model, 0)
             for p, level in enumerate(self._by_model)
-            if model in level
         )
+
+    def take(self, key: int) -> T | None:
+        """Take the request peek() returned (the oldest of its model at its priority), or
+        None if it is no longer waiting."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        priority, model = entry[0], entry[1]
+        if self._by_model[priority][model][0] != key and self._head(priority, model) != key:
+            self.remove(key)  # not a head after all: fall back to lazy removal
+            return entry[3]
+        return self._take(priority, key)
 
     def items(self) -> Iterator[T]:
         return (entry[3] for entry in self._entries.values())
 
     def position(self, key: int, loaded: Collection[str]) -> int | None:
         """How many waiting requests would be picked before this one if nothing changed
-        (0 = next). O(n): for status pages, not for scheduling."""
+        (0 = next): by priority, a loaded model first, then age. O(n): for status pages."""
         entry = self._entries.get(key)
         if entry is None:
             return None
+        mine = _rank(key, entry, loaded)
+        return sum(1 for seq, other in self._entries.items() if _rank(seq, other, loaded) < mine)
 
-        def rank(seq: int, e: _Entry[T]) -> tuple[int, int, int]:
-            return (e[0], 0 if e[1] in loaded else 1, seq)
-
-        mine = rank(key, entry)
-        return sum(1 for seq, other in self._entries.items() if rank(seq, other) < mine)
+    def positions(self, loaded: Collection[str]) -> dict[int, int]:
+        """position() of every waiting request at once, O(n log n)."""
+        ranked = sorted(self._entries, key=lambda seq: _rank(seq, self._entries[seq], loaded))
+        return {seq: i for i, seq in enumerate(ranked)}
 
     def pop(
         self,
@@ -115,16 +133,42 @@ class RequestQueue(Generic[T]):
         horizon: float = 0.0,
         costs: Costs | None = None,
     ) -> T | None:
-        """The next request to run, or None. ``costs(model)`` gives (load_s, service_s)."""
+        """The next request to run, taken from the queue, or None. ``costs(model)`` gives
+        (load_s, service_s)."""
+        choice = self._choose(loaded, now, may_start, horizon, costs)
+        return None if choice is None else self._take(*choice)
+
+    def peek(
+        self,
+        *,
+        loaded: Collection[str],
+        now: float,
+        may_start: Callable[[str], bool] = _always,
+        horizon: float = 0.0,
+        costs: Costs | None = None,
+    ) -> T | None:
+        """What pop would return, left in the queue."""
+        choice = self._choose(loaded, now, may_start, horizon, costs)
+        return None if choice is None else self._entries[choice[1]][3]
+
+    def _choose(
+        self,
+        loaded: Collection[str],
+        now: float,
+        may_start: Callable[[str], bool],
+        horizon: float,
+        costs: Costs | None,
+    ) -> tuple[int, int] | None:
+        """(priority, sequence number) of the next request, or None."""
         depth = self._depth
         if self.policy == "fifo":
             firsts = [(self._first(p, may_start), p) for p in (0, 1, 2) if depth[p]]
             oldest = min(((s, p) for s, p in firsts if s is not None), default=None)
-            return self._take(oldest[1], oldest[0]) if oldest else None
+            return None if oldest is None else (oldest[1], oldest[0])
         if self.policy == "thesis":
             costs = None
         if depth[0] and (first := self._first(0, may_start)) is not None:
-            return self._take(0, first)
+            return 0, first
         first_1 = self._first(1, may_start) if depth[1] else None
         first_2 = self._first(2, may_start) if depth[2] else None
         if (
@@ -132,38 +176,49 @@ class RequestQueue(Generic[T]):
             and (first_1 is None or first_2 < first_1)
             and self._entries[first_2][2] <= now - self.aging_s[2] + horizon
         ):
-            return self._take(2, first_2)  # a due priority-2 request competes with 1 by age
+            return 2, first_2  # a due priority-2 request competes with 1 by age
         priority, first = (1, first_1) if first_1 is not None else (2, first_2)
         if first is None:
             return None
-        due_before = now - self.aging_s[priority] + horizon
-        return self._take(
-            priority, self._pick(priority, first, loaded, due_before, may_start, costs)
-        )
+        bound = now - self.aging_s[priority]  # a request enqueued before this has overstayed
+        return priority, self._pick(priority, first, loaded, bound, horizon, may_start, costs)
 
     def _pick(
         self,
         priority: int,
         first: int,
         loaded: Collection[str],
-        due_before: float,
+        bound: float,
+        horizon: float,
         may_start: Callable[[str], bool],
         costs: Costs | None,
     ) -> int:
-        """``first``: the oldest request that may start; one enqueued at or before
-        ``due_before`` is due."""
+        """``first``: the oldest request that may start; one enqueued at or before ``bound``
+        has waited its aging bound, one enqueued at or before ``bound + horizon`` is due."""
         if self.policy == "thesis" and priority == 2:
             return first
         entries, by_model = self._entries, self._by_model[priority]
-        affine = None
+        first_at = entries[first][2]
+        if first_at <= bound:
+            return first
+        affine = None  # the oldest request for a loaded model
         for model in loaded:
-            if model in by_model:
-                head = self._head(priority, model)
-                if head is not None and (affine is None or head < affine) and may_start(model):
-                    affine = head
-        if entries[first][2] <= due_before:
-            # a due request for a loaded model costs no swap: serve it first
-            return affine if affine is not None and entries[affine][2] <= due_before else first
+            waiting = by_model.get(model)
+            if waiting is None:
+                continue
+            head = waiting[0] if waiting[0] in entries else self._head(priority, model)
+            if (
+                head is not None
+                and (affine is None or head < affine)
+                and (may_start is _always or may_start(model))
+            ):
+                affine = head
+        if first_at <= bound + horizon:
+            # a due request for a loaded model costs no swap: it may go first, while the oldest
+            # is still within its bound
+            if affine is not None and entries[affine][2] <= bound + horizon:
+                return affine
+            return first
         if affine is not None:
             return affine
         if costs is None:
@@ -217,17 +272,18 @@ class RequestQueue(Generic[T]):
         order = self._order[priority]
         if order[0] == seq:
             order.popleft()
-        else:
-            self._compact_if_sparse(priority)
+        elif len(order) > 64 + 4 * self._depth[priority]:
+            self._compact(priority)
         return entry[3]
 
     def _compact_if_sparse(self, priority: int) -> None:
-        """Rebuild this priority's deques when taken or removed requests are most of them
+        if len(self._order[priority]) > 64 + 4 * self._depth[priority]:
+            self._compact(priority)
+
+    def _compact(self, priority: int) -> None:
+        """Rebuild this priority's deques: taken or removed requests are most of them
         (requests taken out of arrival order stay in ``_order`` until they reach its front)."""
-        order = self._order[priority]
-        if len(order) <= 64 + 4 * self._depth[priority]:
-            return
-        entries = self._entries
+        order, entries = self._order[priority], self._entries
         live = [seq for seq in order if seq in entries]
         order.clear()
         order.extend(live)

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
 
 from multai_core.config import SchedulerConfig
 from multai_core.errors import (
+    Conflict,
     InferenceFailed,
     MultaiError,
     QueueFull,
@@ -30,7 +33,7 @@ from multai_core.errors import (
 from multai_core.memory import MemoryManager
 from multai_core.metrics import Metrics
 from multai_core.request_queue import RequestQueue
-from multai_core.results import Usage
+from multai_core.results import EmbeddingResult, Usage
 from multai_core.types import ModelSpec, Task
 
 log = structlog.get_logger(__name__)
@@ -57,6 +60,7 @@ class Job:
         self.load_done = False
         self.submitted_at = time.monotonic()
         self.started_at: float | None = None
+        self.expiry: asyncio.TimerHandle | None = None
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
 
@@ -97,6 +101,9 @@ class Scheduler:
             policy=self.config.policy,
         )
         memory.waiting_for = self.queue.waiting_for
+        memory.busy = lambda model: self._per_model[model] > 0  # started, maybe not yet acquired
+        # its own threads: a started job never waits behind image decoding for one
+        self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="multai-job")
         self.jobs: dict[str, Job] = {}  # queued and running, by request id
         self.running: set[Job] = set()
         self._per_model: Counter[str] = Counter()
@@ -135,6 +142,7 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         await asyncio.to_thread(self.memory.unload_all)
+        self._executor.shutdown(wait=False)
 
     def submit(
         self,
@@ -153,6 +161,11 @@ class Scheduler:
                 f"The queue is full ({self.config.max_queue} waiting requests); retry later.",
                 retry_after=self._retry_after(),
             )
+        if task.id in self.jobs:
+            raise Conflict(
+                f"A request with id '{task.id}' is still queued or running; send a unique "
+                "X-Request-Id (or none: the server makes one)."
+            )
         job = Job(task, spec, priority, gpu_layers, owner)
         self._specs[spec.name] = spec
         job.queue_key = self.queue.push(
@@ -160,7 +173,9 @@ class Scheduler:
         )
         self.jobs[task.id] = job
         self.metrics.queue_depth.labels(str(priority)).set(self.queue.depth(priority))
-        asyncio.get_running_loop().call_later(self.config.queue_timeout_s, self._expire, job)
+        job.expiry = asyncio.get_running_loop().call_later(
+            self.config.queue_timeout_s, self._expire, job
+        )
         self._wakeup.set()
         return job
 
@@ -170,7 +185,11 @@ class Scheduler:
     def position(self, job: Job) -> int | None:
         if job.queue_key is None or job.state != "queued":
             return None
-        return self.queue.position(job.queue_key, self.memory.resident.keys())
+        return self.queue.position(job.queue_key, list(self.memory.resident))
+
+    def positions(self) -> dict[int, int]:
+        """The position of every queued job, by queue key."""
+        return self.queue.positions(list(self.memory.resident))
 
     def cancel(self, job: Job) -> None:
         """The client went away: drop it from the queue, or stop it at the next token."""
@@ -179,6 +198,8 @@ class Scheduler:
             self._finish_queued(job, None)
 
     def _finish_queued(self, job: Job, error: MultaiError | None) -> None:
+        if job.expiry is not None:
+            job.expiry.cancel()  # the timer holds the job, and with it the request's payload
         if job.queue_key is not None and self.queue.remove(job.queue_key):
             job.state = "cancelled" if error is None else "failed"
             self.jobs.pop(job.task.id, None)
@@ -209,7 +230,7 @@ class Scheduler:
         if self._loading:
             return None
         try:
-            _, placement = self.memory.plan(self._specs[model])
+            placement = self.memory.placement_after_evictions(self._specs[model])
         except Exception:
             return "cpu"  # the job will fail with a clear error when it runs
         return placement.device if placement is not None else "cpu"
@@ -246,17 +267,36 @@ class Scheduler:
         holder = self._lanes.get(device)
         return holder is None or holder == model
 
+    def _next_job(self) -> Job | None:
+        """The queue's pick, if it may start. If it may not because another model holds its
+        device, that model starts nothing new there (the device drains for the pick); work
+        elsewhere goes on."""
+        loaded = list(self.memory.resident)  # a copy: worker threads load and unload
+        now, horizon = time.monotonic(), self._horizon()
+        best = self.queue.peek(loaded=loaded, now=now, horizon=horizon, costs=self._costs)
+        if best is None:
+            return None
+        if self._may_start(best.spec.name):
+            assert best.queue_key is not None
+            return self.queue.take(best.queue_key)
+        device = self._device_of(best.spec.name)
+        holder = self._lanes.get(device) if device is not None else None
+        if holder is None or holder == best.spec.name:
+            may_start = self._may_start
+        else:
+
+            def may_start(model: str) -> bool:
+                return model != holder and self._may_start(model)
+
+        return self.queue.pop(
+            loaded=loaded, now=now, may_start=may_start, horizon=horizon, costs=self._costs
+        )
+
     async def _dispatch_forever(self) -> None:
         while True:
             self._wakeup.clear()
             while not self._closing:
-                job = self.queue.pop(
-                    loaded=self.memory.resident.keys(),
-                    now=time.monotonic(),
-                    may_start=self._may_start,
-                    horizon=self._horizon(),
-                    costs=self._costs,
-                )
+                job = self._next_job()
                 if job is None:
                     break
                 self._start(job)
@@ -266,6 +306,8 @@ class Scheduler:
         model = job.spec.name
         job.state = "running"
         job.started_at = time.monotonic()
+        if job.expiry is not None:
+            job.expiry.cancel()
         job.loads_model = model not in self.memory.resident
         job.device = self._device_of(model) or "cpu"
         self._loading = self._loading or job.loads_model
@@ -281,7 +323,8 @@ class Scheduler:
 
     async def _run(self, job: Job) -> None:
         try:
-            await asyncio.to_thread(self._execute, job)
+            context = contextvars.copy_context()
+            await self._loop.run_in_executor(self._executor, context.run, self._execute, job)
         finally:
             model, device = job.spec.name, job.device or "cpu"
             self.running.discard(job)
@@ -299,6 +342,10 @@ class Scheduler:
         outcome = "ok"
         ran_from = time.perf_counter()
         try:
+            if job.cancel_event.is_set():  # gone before it ran: no load for nobody
+                outcome = "cancelled"
+                job._put(_DONE)
+                return
             loaded = self.memory.acquire(job.spec, job.gpu_layers)
             if job.loads_model:  # the load is done: another model may load while this runs
                 self._loop.call_soon_threadsafe(self._load_finished, job)
@@ -315,6 +362,7 @@ class Scheduler:
             if isinstance(result, Iterator):
                 self._forward(job, result)
             else:
+                self._count_tokens(job, result)
                 job._put(result)
             job._put(_DONE)
             job.state = "done"
@@ -322,7 +370,7 @@ class Scheduler:
             outcome = "rejected" if exc.status_code < 500 else "failed"
             job.state = "failed"
             job._put(exc)
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit from a plugin: the server stays up
             outcome = "failed"
             job.state = "failed"
             log.error(
@@ -372,13 +420,19 @@ class Scheduler:
             for chunk in chunks:
                 if job.cancel_event.is_set():
                     break
-                if isinstance(chunk, Usage):
-                    self.metrics.tokens.labels(job.spec.name, "prompt").inc(chunk.prompt_tokens)
-                    self.metrics.tokens.labels(job.spec.name, "completion").inc(
-                        chunk.completion_tokens
-                    )
+                self._count_tokens(job, chunk)
                 job._put(chunk)
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+    def _count_tokens(self, job: Job, item: object) -> None:
+        """Tokens of a Usage chunk or of a whole result that reports them (embeddings)."""
+        prompt = getattr(item, "prompt_tokens", None)
+        if not isinstance(item, Usage | EmbeddingResult) or not isinstance(prompt, int):
+            return
+        self.metrics.tokens.labels(job.spec.name, "prompt").inc(prompt)
+        completion = getattr(item, "completion_tokens", 0)
+        if completion:
+            self.metrics.tokens.labels(job.spec.name, "completion").inc(completion)

@@ -109,6 +109,8 @@ class EchoPlugin:
             self.started.append(task.id)
         if text.startswith("boom-early"):
             raise RuntimeError("secret plugin failure")
+        if text.startswith("exit-early"):
+            raise SystemExit(3)  # a library that calls sys.exit()
         produced = 0
         try:
             for i, word in enumerate(words):

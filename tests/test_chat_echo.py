@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import jsonschema
 from openai import OpenAI
 
 from multai_core.testing.openai_spec import validate
@@ -39,6 +40,30 @@ def test_chat_streamed_concatenates_to_the_same_text(client: OpenAI, server: str
     )
     assert raw.headers["content-type"].startswith("text/event-stream")
     assert raw.text.rstrip().endswith("data: [DONE]")
+
+
+def test_streamed_events_match_the_documented_event_schema(server: str) -> None:
+    """The server's OpenAPI document gives text/event-stream a schema per event (as fuzzers
+    and OpenAPI 3.2's itemSchema read it); every event of a real stream satisfies it."""
+    document = httpx.get(f"{server}/openapi/openapi.json").json()
+    for path in ("/v1/chat/completions", "/v1/completions"):
+        content = document["paths"][path]["post"]["responses"]["200"]["content"]
+        schema = content["text/event-stream"]["schema"]
+        body = {"model": "echo", "stream": True, "max_tokens": 2}
+        body |= (
+            {"messages": [{"role": "user", "content": "a b c"}]}
+            if "chat" in path
+            else {"prompt": "a b c"}
+        )
+        raw = httpx.post(f"{server}{path}", json=body).text
+        events = [
+            {"data": line.removeprefix("data: "), "event": "message"}
+            for line in raw.splitlines()
+            if line.startswith("data: ")
+        ]
+        assert len(events) >= 3
+        for event in events:
+            jsonschema.validate(event, schema)
 
 
 def test_request_id_header_and_response_id(server: str) -> None:

@@ -143,9 +143,11 @@ def test_unknown_route_and_method(small_server: str) -> None:
     validate("ErrorResponse", response.json())
 
 
-def test_plugin_failure_is_500_and_server_survives(small_server: str) -> None:
+@pytest.mark.parametrize("trigger", [b"boom-early", b"exit-early"])
+def test_plugin_failure_is_500_and_server_survives(small_server: str, trigger: bytes) -> None:
     response = _post(
-        small_server, b'{"model": "echo", "messages": [{"role": "user", "content": "boom-early"}]}'
+        small_server,
+        b'{"model": "echo", "messages": [{"role": "user", "content": "%s"}]}' % trigger,
     )
     assert response.status_code == 500
     assert response.headers["x-should-retry"] == "false"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from multai_core.config import MemoryConfig
-from multai_core.errors import InsufficientMemory
+from multai_core.errors import InsufficientMemory, ServiceUnavailable
 from multai_core.memory import MemoryManager
 from multai_core.plugins import make_plugin_manager
 from multai_core.types import DeviceSnapshot, ModelSpec
@@ -23,8 +26,13 @@ def manager(plugin: EchoPlugin, budget: int) -> MemoryManager:
     )
 
 
-def spec(name: str, mib: int, **kw: object) -> ModelSpec:
-    return ModelSpec(name=name, backend="echo", options={"bytes": mib * MiB}, **kw)  # type: ignore[arg-type]
+def spec(name: str, mib: int, options: dict[str, object] | None = None, **kw: object) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        backend="echo",
+        options={"bytes": mib * MiB} | (options or {}),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_two_fit_side_by_side_and_lru_is_evicted() -> None:
@@ -74,3 +82,52 @@ def test_keep_alive() -> None:
     memory.release(memory.acquire(spec("default", 10)))
     assert memory.unload_idle() == ["short"]
     assert set(memory.resident) == {"forever", "default"}
+
+
+def test_a_resident_model_serves_while_another_loads() -> None:
+    """The load runs outside the manager's lock: acquiring a resident model does not wait for
+    it, and a second caller wanting the loading model waits for that one load."""
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=1000 * MiB)
+    memory.release(memory.acquire(spec("resident", 100)))
+    slow = spec("slow", 100, options={"load_seconds": 0.5})
+    results: list[object] = []
+    loaders = [threading.Thread(target=lambda: results.append(memory.acquire(slow))) for _ in "ab"]
+    for thread in loaders:
+        thread.start()
+    time.sleep(0.1)
+    started = time.perf_counter()
+    memory.release(memory.acquire(spec("resident", 100)))
+    assert time.perf_counter() - started < 0.2
+    for thread in loaders:
+        thread.join()
+    assert [name for name, _ in plugin.loads].count("slow") == 1
+    assert memory.resident["slow"].in_use == 2
+
+
+def test_a_model_that_failed_to_load_fails_fast_and_evicts_nothing_more() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=250 * MiB)
+    memory.release(memory.acquire(spec("a", 100)))
+    memory.release(memory.acquire(spec("b", 100)))
+    broken = spec("broken", 100, options={"fail_load": True})
+    with pytest.raises(ServiceUnavailable) as first:
+        memory.acquire(broken)
+    assert plugin.unloads == ["a"]  # made room once
+    memory.release(memory.acquire(spec("a", 100)))  # back beside b: the budget is full
+    with pytest.raises(ServiceUnavailable) as again:
+        memory.acquire(broken)
+    assert again.value.message == first.value.message
+    assert plugin.unloads == ["a"]  # the retry evicted nothing
+    assert set(memory.resident) == {"a", "b"}
+
+
+def test_the_placement_a_load_would_get_counts_its_evictions() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=250 * MiB)
+    memory.release(memory.acquire(spec("a", 200)))
+    assert memory.plan(spec("b", 200))[1] is None  # does not fit in what is free
+    placement = memory.placement_after_evictions(spec("b", 200))
+    assert placement is not None and placement.device == "cpu"
+    memory.busy = lambda name: name == "a"  # a job of "a" has started: it stays
+    assert memory.placement_after_evictions(spec("b", 200)) is None

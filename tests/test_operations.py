@@ -99,6 +99,7 @@ def test_ps_and_metrics() -> None:
     with make_server(_plugin(), Config(server=ServerConfig(api_keys=["sk-admin"]))) as base:
         client = OpenAI(base_url=f"{base}/v1", api_key="sk-admin", max_retries=0)
         _chat(client, "echo", "one", "a b c")()
+        client.embeddings.create(model="echo", input="four words of input")
         ps = httpx.get(f"{base}/v1/ps", headers={"authorization": "Bearer sk-admin"}).json()
         (model,) = ps["data"]
         assert (model["id"], model["placement"], model["device"], model["in_use"]) == (
@@ -112,7 +113,9 @@ def test_ps_and_metrics() -> None:
         text = httpx.get(f"{base}/metrics", headers={"authorization": "Bearer sk-admin"}).text
         assert 'multai_model_loads_total{model="echo"} 1.0' in text
         assert 'multai_tokens_total{model="echo",type="completion"} 3.0' in text
-        assert 'multai_queue_wait_seconds_count{priority="1"} 1.0' in text
+        # the chat's prompt (3 words) and the embedding's input (1 input, as echo counts)
+        assert 'multai_tokens_total{model="echo",type="prompt"} 4.0' in text
+        assert 'multai_queue_wait_seconds_count{priority="1"} 2.0' in text
         assert 'multai_resident_bytes{device="cpu"} 1.048576e+07' in text
         assert "sk-admin" not in text
 

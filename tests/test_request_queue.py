@@ -77,8 +77,20 @@ def test_comparison_policies() -> None:
 
     assert order("fifo") == ["a", "b", "c", "d", "e", "f"]
     assert order("thesis") == ["d", "c", "b", "a", "e", "f"]  # no aging, priority 2 by arrival
-    # all due: p2 "a" is older than every p1; among due p1, the loaded model's first (no swap)
-    assert order("multai") == ["d", "a", "c", "b", "e", "f"]
+    # all past their bounds: p2 "a" is older than every p1, then age order
+    assert order("multai") == ["d", "a", "b", "c", "e", "f"]
+
+
+def test_a_due_request_for_a_loaded_model_goes_first_only_within_the_bound() -> None:
+    """Within ``horizon`` of its bound a request for a loaded model may still go before an
+    older due one (no swap); once the older one has overstayed its bound, it goes first, so
+    an overloaded loaded model cannot hold it back indefinitely."""
+    q: RequestQueue[str] = RequestQueue(aging_s={1: 30})
+    q.push("old-unloaded", priority=1, model="y", now=0)
+    for i in range(3):
+        q.push(f"loaded-{i}", priority=1, model="x", now=1 + i)
+    assert q.pop(loaded=["x"], now=25, horizon=10) == "loaded-0"  # both due, none overstayed
+    assert q.pop(loaded=["x"], now=30, horizon=10) == "old-unloaded"  # overstayed its 30 s
 
 
 def _reference_pop(
@@ -121,6 +133,8 @@ def _reference_pop(
         return first
     due_before = now - aging[priority] + horizon
     affine = min((seq for model, seq in level.items() if model in loaded), default=None)
+    if live[first][2] <= now - aging[priority]:
+        return first
     if live[first][2] <= due_before:
         return affine if affine is not None and live[affine][2] <= due_before else first
     if affine is not None or costs is None:
@@ -171,7 +185,11 @@ def test_picks_as_a_full_scan_would(policy: Policy) -> None:
                 expected = _reference_pop(
                     waiting, policy, aging, **({"may_start": startable.__contains__} | kwargs)
                 )
-                assert q.pop(**kwargs) == expected
+                assert q.peek(**kwargs) == expected
+                if expected is not None and rng.random() < 0.5:
+                    assert q.take(expected) == expected
+                else:
+                    assert q.pop(**kwargs) == expected
                 if expected is not None:
                     del waiting[expected]
             assert len(q) == len(waiting)
@@ -179,6 +197,8 @@ def test_picks_as_a_full_scan_would(policy: Policy) -> None:
                 assert q.depth(p) == sum(1 for w in waiting.values() if w[0] == p)
             for m in models:
                 assert q.waiting_for(m) == sum(1 for w in waiting.values() if w[1] == m)
+            loaded = models[:2]
+            assert q.positions(loaded) == {seq: q.position(seq, loaded) for seq in waiting}
 
 
 def test_requests_taken_out_of_order_do_not_pile_up() -> None:

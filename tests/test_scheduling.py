@@ -26,6 +26,9 @@ def _plugin() -> EchoPlugin:
             ModelSpec(name="echo", backend="echo"),
             ModelSpec(name="other", backend="echo"),
             ModelSpec(name="slow", backend="echo", options={"token_delay": 0.05}),
+            ModelSpec(
+                name="slow-pair", backend="echo", options={"token_delay": 0.05}, max_concurrency=2
+            ),
             ModelSpec(name="broken", backend="echo", options={"fail_load": True}),
         ]
     )
@@ -101,6 +104,32 @@ def test_a_swap_goes_to_the_model_that_serves_most_per_load() -> None:
         for thread in threads:
             thread.join(timeout=30)
     assert plugin.started == ["blocker", "echo-1", "echo-2", "echo-3", "older-single"]
+
+
+def test_a_model_with_free_slots_does_not_keep_the_device_from_an_urgent_request() -> None:
+    """slow-pair runs two at a time on the one device; with a backlog its slots would never
+    all be free at once. An urgent request for another model drains the device instead."""
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        calls = [_chat(client, "slow-pair", f"pair-{i}", SLOW_WORDS) for i in range(6)]
+        calls.append(_chat(client, "echo", "urgent", extra_body={"priority": 0}))
+        for thread in _run_in_threads(calls, gap=0.03):
+            thread.join(timeout=30)
+    assert plugin.started.index("urgent") <= 3, plugin.started
+
+
+def test_a_request_id_in_use_is_a_409() -> None:
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        (first,) = _run_in_threads([_chat(client, "slow", "same-id", SLOW_WORDS)])
+        with pytest.raises(openai.ConflictError) as info:
+            _chat(client, "echo", "same-id")()
+        first.join(timeout=30)
+        assert "same-id" in info.value.message and "X-Request-Id" in info.value.message
+        _chat(client, "echo", "same-id")()  # free again once the first is answered
+    assert plugin.started == ["same-id", "same-id"]
 
 
 def test_disconnect_while_streaming_stops_generation() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Schema
 from litestar.routes import HTTPRoute
 
 from multai_core.protocol.common import ErrorResponse
@@ -17,6 +18,7 @@ _COMMON = {
     403: "The caller's key does not allow this priority or model",
     404: "Unknown model or resource",
     405: "Method not allowed",
+    409: "A request with the same X-Request-Id is still queued or running",
     413: "Body or upload over its limit",
     429: "Queue full; retry after the Retry-After header",
     500: "A plugin failed during inference; the server keeps serving",
@@ -54,11 +56,29 @@ def document_errors(app: Litestar) -> None:
             handler.responses = {**documented, **(handler.responses or {})}
 
 
+def _sse_event() -> Schema:
+    """One server-sent event (OpenAPI 3.1 has no itemSchema; tools read ``schema`` per event)."""
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        required=["data"],
+        properties={
+            "data": Schema(
+                type=OpenAPIType.STRING,
+                description="A chunk as JSON, an error object as JSON, or [DONE] at the end",
+            ),
+            "event": Schema(type=OpenAPIType.STRING),
+            "id": Schema(type=OpenAPIType.STRING),
+            "retry": Schema(type=OpenAPIType.INTEGER),
+        },
+    )
+
+
+_SSE_EVENT = _sse_event()
+
+
 def document_streams(app: Litestar) -> None:
     """A 200 made by ``streamable`` also answers text/event-stream (Litestar's ResponseSpec
     holds one media type, so the second is added to the generated document)."""
-    from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Schema
-
     for item in (app.openapi_schema.paths or {}).values():
         for operation in (item.get, item.post):
             responses = operation.responses if operation is not None else None
@@ -66,6 +86,4 @@ def document_streams(app: Litestar) -> None:
             content = getattr(ok, "content", None)
             streams = "text/event-stream" in (getattr(ok, "description", "") or "")
             if content is not None and streams:
-                content["text/event-stream"] = OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.STRING)
-                )
+                content["text/event-stream"] = OpenAPIMediaType(schema=_SSE_EVENT)

@@ -22,14 +22,14 @@ from multai_core.scheduler import Job
 from multai_core.serving.services import Services
 
 
-def _entry(services: Services, job: Job, now: float) -> QueueEntry:
+def _entry(job: Job, position: int | None, now: float) -> QueueEntry:
     return QueueEntry(
         id=job.task.id,
         model=job.spec.name,
         kind=job.task.kind,
         priority=job.priority,
         status=job.state,
-        position=services.scheduler.position(job),
+        position=position if job.state == "queued" else None,
         waited_s=round((job.started_at or now) - job.submitted_at, 3),
     )
 
@@ -48,8 +48,12 @@ class QueueController(Controller):
         services: Services = state.services
         now = time.monotonic()
         jobs = [j for j in list(services.scheduler.jobs.values()) if _visible(j)]
+        positions = services.scheduler.positions()
         entries = sorted(
-            (_entry(services, j, now) for j in jobs),
+            (
+                _entry(j, None if j.queue_key is None else positions.get(j.queue_key), now)
+                for j in jobs
+            ),
             key=lambda e: (e.status != "running", e.position or 0),
         )
         return QueueList(data=entries)
@@ -62,7 +66,7 @@ class QueueController(Controller):
             error = MultaiError(f"No queued or running request with id '{request_id}'.")
             error.status_code, error.type, error.code = 404, "invalid_request_error", "not_found"
             raise error
-        return _entry(services, job, time.monotonic())
+        return _entry(job, services.scheduler.position(job), time.monotonic())
 
     @get("/ps", summary="Resident models: where, how many bytes, idle for how long")
     async def ps(self, state: State) -> ResidentModelList:
