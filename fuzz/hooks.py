@@ -9,7 +9,16 @@ from typing import Any
 
 import schemathesis
 
-CAPS = {"max_tokens": 8, "max_completion_tokens": 8, "n": 2, "number_of_images": 1}
+from multai_core.protocol.chat import MAX_TOKENS
+
+# field -> (cap, the documented maximum): a value over the maximum is left as generated, since
+# capping it would turn a request the server must reject into a valid one
+CAPS = {
+    "max_tokens": (8, MAX_TOKENS),
+    "max_completion_tokens": (8, MAX_TOKENS),
+    "n": (2, 128),
+    "number_of_images": (1, 10),
+}
 
 
 MODEL = os.environ.get("MULTAI_FUZZ_MODEL", "smollm2")
@@ -23,9 +32,9 @@ def map_body(_context: Any, body: Any) -> Any:
         model = body.get("model")
         if isinstance(model, str) and model and zlib.crc32(repr(sorted(body)).encode()) % 5:
             body["model"] = MODEL
-        for key, cap in CAPS.items():
+        for key, (cap, maximum) in CAPS.items():
             value = body.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value > cap:
+            if isinstance(value, int) and not isinstance(value, bool) and cap < value <= maximum:
                 body[key] = cap
         if ("messages" in body or "prompt" in body) and body.get("max_tokens") is None:
             body["max_tokens"] = 8  # absent or null would mean "until the context is full"
