@@ -8,7 +8,8 @@ makespan and urgent waits, starvation.json for the aging bound. All three polici
 real `RequestQueue` (policy "fifo", "thesis", "multai"). Aging bounds: 60 units for priority 1
 and 240 for 2 (the server's defaults, 30 s and 120 s, with service times in seconds, scale the same way). Finally the
 same comparison over 20 other seeds of the same generator, to show how much the verdict depends
-on the draw.
+on the draw. Two yardsticks beside each run: the shortest makespan any scheduler could reach,
+and what a schedule that knows every arrival in advance reaches (bench/sim_clairvoyant.py).
 
     python -m bench.bench_scheduler_sim [--load 6] [--service 1]
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.sim_clairvoyant import clairvoyant
 from multai_core.request_queue import Policy, RequestQueue
 
 TRACES = Path(__file__).parent / "traces"
@@ -127,6 +129,11 @@ def run(
         print(
             f"no scheduler can finish before {least:.1f}; the makespan target is {target:.1f}"
             + (": out of reach on this trace" if least > target else "")
+        )
+        loads, makespan = clairvoyant(raw, capacity, load, service)
+        print(
+            f"knowing every arrival in advance (same priority order, no aging bound): "
+            f"{loads} loads, makespan {makespan:.1f}"
         )
     return _verdict(results, load, service, quiet, aging_only)
 
