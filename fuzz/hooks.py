@@ -34,7 +34,10 @@ def map_body(_context: Any, body: Any) -> Any:
             body["model"] = MODEL
         for key, (cap, maximum) in CAPS.items():
             value = body.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and cap < value <= maximum:
+            # 59.0 is an integer to JSON Schema, and the server accepts it as one
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if cap < value <= maximum:
                 body[key] = cap
         if ("messages" in body or "prompt" in body) and body.get("max_tokens") is None:
             body["max_tokens"] = 8  # absent or null would mean "until the context is full"
