@@ -61,7 +61,7 @@ class MemoryManager:
         self.waiting_for: Callable[[str], int] = lambda _: 0
         self.busy: Callable[[str], bool] = lambda _: False
         self._loading: dict[str, _Loading] = {}  # loads in progress, outside the lock
-        self._failed: dict[str, tuple[float, ServiceUnavailable]] = {}  # until, why
+        self._failed: dict[str, tuple[float, str]] = {}  # a failed load: until when, why
         self._lock = threading.RLock()
 
     def estimate(self, spec: ModelSpec, devices: DeviceSnapshot | None = None) -> MemoryEstimate:
@@ -144,7 +144,7 @@ class MemoryManager:
             loaded = self._load(spec, loading.placement)
         except ServiceUnavailable as exc:
             with self._lock:
-                self._failed[spec.name] = (time.monotonic() + (exc.retry_after or 0), exc)
+                self._failed[spec.name] = (time.monotonic() + (exc.retry_after or 0), exc.message)
             raise
         finally:
             with self._lock:
@@ -185,12 +185,9 @@ class MemoryManager:
     def _make_room(self, spec: ModelSpec, gpu_layers: int | None) -> Placement:
         """Where the model goes, after evicting idle models if it does not fit. A model whose
         load failed a moment ago fails again at once, evicting nothing."""
-        failed = self._failed.get(spec.name)
-        if failed is not None and time.monotonic() < failed[0]:
-            previous = failed[1]
-            raise ServiceUnavailable(
-                previous.message, retry_after=max(1.0, failed[0] - time.monotonic())
-            )
+        until, why = self._failed.get(spec.name, (0.0, ""))
+        if time.monotonic() < until:
+            raise ServiceUnavailable(why, retry_after=max(1.0, until - time.monotonic()))
         estimate, placement = self.plan(spec, gpu_layers)
         while placement is None and self._evict_one(exclude=spec.name):
             estimate, placement = self.plan(spec, gpu_layers)

@@ -110,6 +110,7 @@ class Scheduler:
         self._lanes: dict[str, str] = {}  # device -> the model running on it
         self._lane_users: Counter[str] = Counter()
         self._loading = False
+        self._planned: dict[str, str] = {}  # device of an unloaded model, for the current pick
         self._specs: dict[str, ModelSpec] = {}
         self._service_s: dict[str, float] = {}  # moving average of a request's run time
         self._load_s: dict[str, float] = {}  # last measured load time
@@ -229,11 +230,13 @@ class Scheduler:
             return loaded.placement.device
         if self._loading:
             return None
-        try:
-            placement = self.memory.placement_after_evictions(self._specs[model])
-        except Exception:
-            return "cpu"  # the job will fail with a clear error when it runs
-        return placement.device if placement is not None else "cpu"
+        if model not in self._planned:  # once per pick: the plan runs the plugin's estimate
+            try:
+                placement = self.memory.placement_after_evictions(self._specs[model])
+            except Exception:
+                placement = None  # the job will fail with a clear error when it runs
+            self._planned[model] = placement.device if placement is not None else "cpu"
+        return self._planned[model]
 
     def _costs(self, model: str) -> tuple[float, float]:
         """(load seconds if a swap is needed, seconds one request takes), as measured."""
@@ -271,6 +274,7 @@ class Scheduler:
         """The queue's pick, if it may start. If it may not because another model holds its
         device, that model starts nothing new there (the device drains for the pick); work
         elsewhere goes on."""
+        self._planned.clear()
         loaded = list(self.memory.resident)  # a copy: worker threads load and unload
         now, horizon = time.monotonic(), self._horizon()
         best = self.queue.peek(loaded=loaded, now=now, horizon=horizon, costs=self._costs)
@@ -342,7 +346,7 @@ class Scheduler:
         outcome = "ok"
         ran_from = time.perf_counter()
         try:
-            if job.cancel_event.is_set():  # gone before it ran: no load for nobody
+            if job.cancel_event.is_set():  # the client left before it ran: load nothing
                 outcome = "cancelled"
                 job._put(_DONE)
                 return
@@ -429,10 +433,12 @@ class Scheduler:
 
     def _count_tokens(self, job: Job, item: object) -> None:
         """Tokens of a Usage chunk or of a whole result that reports them (embeddings)."""
-        prompt = getattr(item, "prompt_tokens", None)
-        if not isinstance(item, Usage | EmbeddingResult) or not isinstance(prompt, int):
+        if isinstance(item, Usage):
+            prompt, completion = item.prompt_tokens, item.completion_tokens
+        elif isinstance(item, EmbeddingResult):
+            prompt, completion = item.prompt_tokens, 0
+        else:
             return
         self.metrics.tokens.labels(job.spec.name, "prompt").inc(prompt)
-        completion = getattr(item, "completion_tokens", 0)
         if completion:
             self.metrics.tokens.labels(job.spec.name, "completion").inc(completion)
