@@ -3,7 +3,15 @@ priorities, kinds and devices only: never keys or content."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from multai_core.types import EngineStats
+
+EngineSource = Callable[[], Iterable[tuple[str, EngineStats]]]
 
 WAIT_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 RUN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -58,3 +66,36 @@ class Metrics:
         )
         for priority in ("0", "1", "2"):
             self.queue_depth.labels(priority).set(0)
+
+    def watch_engines(self, source: EngineSource) -> None:
+        """Report the batching engines of loaded models (slots, sequences per decode step),
+        read from ``source`` at each scrape."""
+        self.registry.register(_EngineCollector(source))
+
+
+class _EngineCollector(Collector):
+    def __init__(self, source: EngineSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        total = GaugeMetricFamily(
+            "multai_slots_total", "Parallel sequence slots of a loaded model", labels=["model"]
+        )
+        active = GaugeMetricFamily(
+            "multai_slots_active", "Slots generating right now", labels=["model"]
+        )
+        steps = CounterMetricFamily(
+            "multai_decode_steps", "Batched decode calls of a loaded model", labels=["model"]
+        )
+        sequences = CounterMetricFamily(
+            "multai_decode_sequences",
+            "Sequences summed over decode calls (over multai_decode_steps_total: sequences "
+            "per step)",
+            labels=["model"],
+        )
+        for model, stats in self._source():
+            total.add_metric([model], stats.slots_total)
+            active.add_metric([model], stats.slots_active)
+            steps.add_metric([model], stats.decode_steps)
+            sequences.add_metric([model], stats.decoded_sequences)
+        yield from (total, active, steps, sequences)

@@ -31,12 +31,17 @@ class Registry:
             self._add(spec)
 
     def _add(self, spec: ModelSpec) -> None:
-        options_type = self.backends[spec.backend].options_type
-        if options_type is not None:
+        backend = self.backends[spec.backend]
+        if backend.options_type is not None:
             try:
-                msgspec.convert(spec.options, options_type, strict=False)
+                msgspec.convert(spec.options, backend.options_type, strict=False)
             except msgspec.ValidationError as exc:
                 raise ConfigError(f"model '{spec.name}': invalid options: {exc}") from exc
+        if spec.max_concurrency is None:
+            concurrency = backend.concurrency(spec) if backend.concurrency is not None else 1
+            spec = msgspec.structs.replace(spec, max_concurrency=max(1, concurrency))
+        elif spec.max_concurrency < 1:
+            raise ConfigError(f"model '{spec.name}': max_concurrency must be at least 1")
         self.models[spec.name] = spec
         for name in (spec.name, *spec.aliases):
             self._names.setdefault(name, spec.name)

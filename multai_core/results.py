@@ -45,6 +45,9 @@ class TextDelta(msgspec.Struct, kw_only=True):
 class Usage(msgspec.Struct, kw_only=True):
     prompt_tokens: int
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens taken from a cache instead of evaluated (OpenAI's
+    ``prompt_tokens_details.cached_tokens``)."""
 
 
 class EmbeddingResult(msgspec.Struct, kw_only=True):

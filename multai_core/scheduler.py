@@ -1,6 +1,7 @@
 """The scheduler: a bounded priority queue in front of worker threads.
 
-A job may start when its model has a free slot (ModelSpec.max_concurrency) and the device its
+A job may start when its model has a free slot (ModelSpec.max_concurrency, for llama.cpp its
+parallel slots) and the device its
 model runs on is not busy with another model (two models on one device fight for it), and at
 most one model loads at a time. Inference runs off the event loop; what the plugin yields is
 streamed back to the waiting request."""
@@ -34,7 +35,7 @@ from multai_core.memory import MemoryManager
 from multai_core.metrics import Metrics
 from multai_core.request_queue import RequestQueue
 from multai_core.results import EmbeddingResult, Usage
-from multai_core.types import ModelSpec, Task
+from multai_core.types import EngineStats, ModelSpec, ReportsEngineStats, Task
 
 log = structlog.get_logger(__name__)
 
@@ -118,6 +119,14 @@ class Scheduler:
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.metrics.watch_engines(self._engine_stats)
+
+    def _engine_stats(self) -> list[tuple[str, EngineStats]]:
+        stats = []
+        for loaded in list(self.memory.resident.values()):
+            if isinstance(loaded.handle, ReportsEngineStats):
+                stats.append((loaded.spec.name, loaded.handle.engine_stats()))
+        return stats
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -262,7 +271,7 @@ class Scheduler:
             self._load_s[model] = load_seconds
 
     def _may_start(self, model: str) -> bool:
-        if self._per_model[model] >= max(1, self._specs[model].max_concurrency):
+        if self._per_model[model] >= self._specs[model].concurrency():
             return False
         device = self._device_of(model)
         if device is None:
@@ -440,5 +449,7 @@ class Scheduler:
         else:
             return
         self.metrics.tokens.labels(job.spec.name, "prompt").inc(prompt)
+        if isinstance(item, Usage) and item.cached_tokens:
+            self.metrics.tokens.labels(job.spec.name, "cached_prompt").inc(item.cached_tokens)
         if completion:
             self.metrics.tokens.labels(job.spec.name, "completion").inc(completion)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -22,7 +22,12 @@ class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
     options: dict[str, Any] = msgspec.field(default_factory=dict)
     keep_alive: float = 300.0
     pinned: bool = False
-    max_concurrency: int = 1
+    max_concurrency: int | None = None
+    """Requests of this model that run at once. None: the backend's own number for this spec
+    (``Backend.concurrency``; llama.cpp's parallel slots), else 1."""
+
+    def concurrency(self) -> int:
+        return max(1, self.max_concurrency or 1)
 
 
 class Backend(msgspec.Struct, kw_only=True, frozen=True):
@@ -33,6 +38,27 @@ class Backend(msgspec.Struct, kw_only=True, frozen=True):
     options_type: type[msgspec.Struct] | None = None
     default_models: Sequence[ModelSpec] = ()
     description: str = ""
+    concurrency: Callable[[ModelSpec], int] | None = None
+    """How many requests of a model this backend serves at once (for a spec that leaves
+    ``max_concurrency`` unset); None means one."""
+
+
+class EngineStats(msgspec.Struct, kw_only=True, frozen=True):
+    """What a loaded model that batches requests reports for /metrics."""
+
+    slots_total: int
+    slots_active: int
+    decode_steps: int
+    """Batched decode calls since load."""
+    decoded_sequences: int
+    """Sequences summed over those calls (divided by ``decode_steps``: sequences per step)."""
+
+
+@runtime_checkable
+class ReportsEngineStats(Protocol):
+    """A handle that implements this is asked for its stats at each /metrics scrape."""
+
+    def engine_stats(self) -> EngineStats: ...
 
 
 class GpuDevice(msgspec.Struct, kw_only=True, frozen=True):

@@ -43,6 +43,7 @@ class EchoPlugin:
                 name="echo",
                 tasks=frozenset({"chat", "completion", "embedding"}),
                 default_models=self.models,
+                concurrency=lambda spec: int(spec.options.get("slots", 1)),
             )
         )
 

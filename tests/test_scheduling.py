@@ -30,6 +30,7 @@ def _plugin() -> EchoPlugin:
                 name="slow-pair", backend="echo", options={"token_delay": 0.05}, max_concurrency=2
             ),
             ModelSpec(name="broken", backend="echo", options={"fail_load": True}),
+            ModelSpec(name="slotted", backend="echo", options={"token_delay": 0.05, "slots": 2}),
         ]
     )
 
@@ -117,6 +118,27 @@ def test_a_model_with_free_slots_does_not_keep_the_device_from_an_urgent_request
         for thread in _run_in_threads(calls, gap=0.03):
             thread.join(timeout=30)
     assert plugin.started.index("urgent") <= 3, plugin.started
+
+
+def test_a_model_runs_as_many_requests_as_its_backend_has_slots() -> None:
+    """The backend says how many requests of a model run at once (llama.cpp's parallel slots)
+    when the config leaves max_concurrency unset; once they are full, the next free slot goes
+    to the most urgent waiting request of that model."""
+    plugin = _plugin()
+    with make_server(plugin) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        _chat(client, "slotted", "warm")()
+        calls = [
+            _chat(client, "slotted", "first", SLOW_WORDS),
+            _chat(client, "slotted", "second", SLOW_WORDS),
+            _chat(client, "slotted", "p2", service_tier="flex"),
+            _chat(client, "slotted", "p1"),
+            _chat(client, "slotted", "p0", extra_body={"priority": 0}),
+        ]
+        for thread in _run_in_threads(calls, gap=0.03):
+            thread.join(timeout=30)
+    # "second" starts while "first" runs (with one slot, "p0" would have come before it)
+    assert plugin.started == ["warm", "first", "second", "p0", "p1", "p2"]
 
 
 def test_a_request_id_in_use_is_a_409() -> None:

@@ -15,10 +15,15 @@ Priority = Annotated[
 ServiceTier = Literal["auto", "default", "flex", "scale", "priority"]
 
 
-class Usage(msgspec.Struct, kw_only=True):
+class PromptTokensDetails(msgspec.Struct, kw_only=True):
+    cached_tokens: int = 0
+
+
+class Usage(msgspec.Struct, kw_only=True, omit_defaults=True):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails | None = None
 
 
 class StreamOptions(msgspec.Struct, kw_only=True):

@@ -23,7 +23,7 @@ from multai_core.scheduler import Job
 from multai_core.serving import sse, vision
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
-from multai_core.serving.text import fold, wire_logprobs
+from multai_core.serving.text import fold, wire_logprobs, wire_usage
 from multai_core.types import TaskKind
 
 
@@ -76,14 +76,6 @@ def start(
     )
 
 
-def _usage(usage: Usage) -> WireUsage:
-    return WireUsage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.prompt_tokens + usage.completion_tokens,
-    )
-
-
 async def complete(job: Job, req: ChatCompletionRequest, response_id: str) -> ChatCompletion:
     choices, usage = fold(await collect(job))
     return ChatCompletion(
@@ -99,7 +91,7 @@ async def complete(job: Job, req: ChatCompletionRequest, response_id: str) -> Ch
             )
             for c in choices
         ],
-        usage=_usage(usage),
+        usage=wire_usage(usage),
     )
 
 
@@ -155,7 +147,7 @@ async def stream(
                 if item.text or item.tool_calls or item.finish_reason or item.logprobs:
                     yield chunk([_chunk(item)])
             elif isinstance(item, Usage) and include_usage:
-                yield chunk([], _usage(item))
+                yield chunk([], wire_usage(item))
             try:
                 item = await job.next()
             except StopAsyncIteration:

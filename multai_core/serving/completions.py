@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from multai_core.protocol.common import Usage as WireUsage
 from multai_core.protocol.completions import (
     Completion,
     CompletionChoice,
@@ -17,7 +16,7 @@ from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
-from multai_core.serving.text import fold
+from multai_core.serving.text import fold, wire_usage
 
 
 def start(services: Services, req: CompletionRequest, request_id: str) -> Job:
@@ -48,14 +47,6 @@ def _logprobs(logprobs: list[TokenLogprob] | None, offset: int = 0) -> Completio
     )
 
 
-def _usage(usage: Usage) -> WireUsage:
-    return WireUsage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.prompt_tokens + usage.completion_tokens,
-    )
-
-
 async def complete(job: Job, req: CompletionRequest, response_id: str) -> Completion:
     choices, usage = fold(await collect(job))
     return Completion(
@@ -71,7 +62,7 @@ async def complete(job: Job, req: CompletionRequest, response_id: str) -> Comple
             )
             for c in choices
         ],
-        usage=_usage(usage),
+        usage=wire_usage(usage),
     )
 
 
@@ -104,7 +95,7 @@ async def stream(
                         created=created,
                         model=req.model,
                         choices=[],
-                        usage=_usage(item),
+                        usage=wire_usage(item),
                     )
                 )
             try:

@@ -12,6 +12,8 @@ from multai_core.protocol.chat import (
 )
 from multai_core.protocol.chat import TokenLogprob as WireTokenLogprob
 from multai_core.protocol.chat import TopLogprob as WireTopLogprob
+from multai_core.protocol.common import PromptTokensDetails
+from multai_core.protocol.common import Usage as WireUsage
 from multai_core.results import TextDelta, TokenLogprob, Usage
 
 
@@ -65,6 +67,15 @@ def fold(items: list[object]) -> tuple[list[ChoiceAccum], Usage]:
         elif isinstance(item, Usage):
             usage = item
     return [choices[i] for i in sorted(choices)], usage
+
+
+def wire_usage(usage: Usage) -> WireUsage:
+    return WireUsage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.prompt_tokens + usage.completion_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached_tokens),
+    )
 
 
 def wire_logprobs(logprobs: list[TokenLogprob] | None) -> ChoiceLogprobs | None:

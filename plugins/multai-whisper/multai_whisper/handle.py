@@ -64,7 +64,7 @@ def load(spec: ModelSpec, placement: Placement) -> WhisperHandle:
         device_index=gpu_index(placement) if gpu else 0,
         compute_type=compute_type,
         cpu_threads=resolve_cpu_threads(options),
-        num_workers=max(1, spec.max_concurrency),
+        num_workers=spec.concurrency(),
         local_files_only=True,
     )
     from multai_whisper.features import BlockwiseFeatureExtractor
