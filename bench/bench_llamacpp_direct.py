@@ -51,7 +51,7 @@ def direct_run(llm: Any, tokens: list[int], bias: dict[int, float], max_tokens: 
 def plugin_run(
     pm: Any, handle: Any, tokens: list[int], bias: dict[int, float], max_tokens: int
 ) -> list[float]:
-    handle.llama.n_tokens = 0  # no prefix cache between rounds
+    handle.engine.forget()  # no prefix cache between rounds
     payload = msgspec.convert(
         {
             "model": "bench",

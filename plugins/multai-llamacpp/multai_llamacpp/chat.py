@@ -14,13 +14,13 @@ from multai_core.protocol.chat import (
     NamedToolChoice,
     Tool,
 )
+from multai_core.protocol.common import effective_priority
 from multai_core.results import TextDelta, Usage
 from multai_llamacpp.grammars import JSON_OBJECT_GRAMMAR, schema_grammar
 from multai_llamacpp.handle import LlamaHandle
-from multai_llamacpp.logprobs import PieceCache
 from multai_llamacpp.messages import template_messages
 from multai_llamacpp.outputs import AutoToolOutput, ForcedCallOutput, Output, PlainOutput
-from multai_llamacpp.runner import Counter, Plan, run_choice, token_budget
+from multai_llamacpp.runner import ChoiceRequest, Counter, Plan, run_choices, token_budget
 from multai_llamacpp.sampling import SamplingConfig, check_grammar, parse_logit_bias
 from multai_llamacpp.tools import forced_call_schema, tool_dicts
 
@@ -126,6 +126,7 @@ def plan_chat(handle: LlamaHandle, req: ChatCompletionRequest) -> tuple[Plan, st
         n_threads=req.n_threads,
         n=req.n or 1,
         seeded=req.seed is not None,
+        priority=effective_priority(req.priority, req.service_tier),
     )
     return plan, mode, tools
 
@@ -145,18 +146,10 @@ def run_chat(
         raise ServiceUnavailable("the model was unloaded")
     plan, mode, tools = plan_chat(handle, req)
     counter = Counter()
-    with handle.lock:
-        pieces = PieceCache(handle.llama) if plan.top_logprobs is not None else None
-        for index in range(plan.n):
-            yield from run_choice(
-                handle,
-                plan,
-                index=index,
-                output=_output(mode, tools, index),
-                cancel=cancel,
-                counter=counter,
-                pieces=pieces,
-            )
-            if counter.cancelled:
-                break
-    yield Usage(prompt_tokens=len(plan.prompt), completion_tokens=counter.completion_tokens)
+    requests = [ChoiceRequest(i, plan, _output(mode, tools, i)) for i in range(plan.n)]
+    yield from run_choices(handle, requests, cancel=cancel, counter=counter)
+    yield Usage(
+        prompt_tokens=len(plan.prompt),
+        completion_tokens=counter.completion_tokens,
+        cached_tokens=counter.cached_tokens,
+    )

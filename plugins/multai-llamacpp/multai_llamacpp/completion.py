@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from multai_core.errors import InvalidRequest, ServiceUnavailable
+from multai_core.protocol.common import effective_priority
 from multai_core.protocol.completions import CompletionRequest
 from multai_core.results import TextDelta, Usage
 from multai_llamacpp.chat import sampling_from
 from multai_llamacpp.handle import LlamaHandle
-from multai_llamacpp.logprobs import PieceCache
 from multai_llamacpp.outputs import PlainOutput
-from multai_llamacpp.runner import Counter, Plan, run_choice, token_budget
+from multai_llamacpp.runner import ChoiceRequest, Counter, Plan, run_choices, token_budget
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
@@ -142,34 +142,25 @@ def run_completion(
             n_threads=req.n_threads,
             n=n,
             seeded=req.seed is not None,
+            priority=effective_priority(req.priority, req.service_tier),
         )
         plans.append((plan, _echo_text(handle, prompt) if req.echo else ""))
 
     counter = Counter()
-    with handle.lock:
-        pieces = PieceCache(handle.llama) if req.logprobs is not None else None
-        for p_index, (plan, echo) in enumerate(plans):
-            for j in range(n):
-                index = p_index * n + j
-                if echo:
-                    yield TextDelta(index=index, text=echo)
-                if plan.max_new_tokens == 0:
-                    yield TextDelta(index=index, finish_reason="length")
-                    continue
-                yield from run_choice(
-                    handle,
-                    plan,
-                    index=index,
-                    output=PlainOutput(index),
-                    cancel=cancel,
-                    counter=counter,
-                    pieces=pieces,
-                )
-                if counter.cancelled:
-                    break
-            if counter.cancelled:
-                break
+    requests: list[ChoiceRequest] = []
+    for p_index, (plan, echo) in enumerate(plans):
+        for j in range(n):
+            index = p_index * n + j
+            if echo:
+                yield TextDelta(index=index, text=echo)
+            if plan.max_new_tokens == 0:
+                yield TextDelta(index=index, finish_reason="length")
+            else:
+                requests.append(ChoiceRequest(index, plan, PlainOutput(index)))
+    if requests:
+        yield from run_choices(handle, requests, cancel=cancel, counter=counter)
     yield Usage(
         prompt_tokens=sum(len(plan.prompt) for plan, _ in plans),
         completion_tokens=counter.completion_tokens,
+        cached_tokens=counter.cached_tokens,
     )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from multai_core.types import MemoryEstimate, ModelSpec
 from multai_llamacpp.gguf_info import GgufInfo, read_gguf_info
-from multai_llamacpp.options import LlamaCppOptions, parse_options, resolve_n_ctx
+from multai_llamacpp.options import (
+    LlamaCppOptions,
+    parse_options,
+    resolve_n_ctx,
+    resolve_n_parallel,
+)
 from multai_llamacpp.runtime import gpu_offload_available
 
 MIB = 1024 * 1024
@@ -37,13 +42,16 @@ def attention_bytes(info: GgufInfo, n_ctx: int, n_ubatch: int, flash_attn: bool)
 def estimate(spec: ModelSpec) -> MemoryEstimate:
     options = parse_options(spec.options)
     info = read_gguf_info(spec.path)
-    return estimate_from_info(info, options)
+    return estimate_from_info(info, options, resolve_n_parallel(options, spec.max_concurrency))
 
 
-def estimate_from_info(info: GgufInfo, options: LlamaCppOptions) -> MemoryEstimate:
+def estimate_from_info(
+    info: GgufInfo, options: LlamaCppOptions, n_parallel: int = 1
+) -> MemoryEstimate:
+    """``n_parallel`` slots each have a KV cache of ``n_ctx`` cells."""
     n_ctx = resolve_n_ctx(options, info.n_ctx_train)
     n_ubatch = min(options.n_ubatch, options.n_batch, n_ctx)
-    kv = kv_cache_bytes(info, n_ctx)
+    kv = n_parallel * kv_cache_bytes(info, n_ctx)
     attention = attention_bytes(info, n_ctx, n_ubatch, options.flash_attn)
     activations = activation_bytes(info, n_ubatch)
     host_fixed = FIXED_OVERHEAD + VOCAB_BYTES_PER_TOKEN * info.n_vocab

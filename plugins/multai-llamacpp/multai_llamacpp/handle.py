@@ -1,4 +1,5 @@
-"""A loaded model: the llama_cpp.Llama, its settings, a lock, and a lazy embedding context."""
+"""A loaded model: the llama_cpp.Llama, its settings, the slot engine that generates for every
+request, and a lazy embedding context with its lock."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from multai_core.types import ModelSpec, Placement
+from multai_core.types import EngineStats, ModelSpec, Placement
 from multai_llamacpp.chat_template import ChatTemplate, load_chat_template
 from multai_llamacpp.options import (
     LlamaCppOptions,
     parse_options,
     resolve_n_ctx,
+    resolve_n_parallel,
     resolve_threads,
 )
 from multai_llamacpp.runtime import model_params_override, resolve_cpu_repack
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     import llama_cpp
 
     from multai_llamacpp.embedding_context import EmbeddingContext
+    from multai_llamacpp.slots import SlotEngine
 
 
 @dataclass(eq=False)
@@ -29,10 +32,13 @@ class LlamaHandle:
     placement: Placement
     llama: llama_cpp.Llama
     n_ctx: int
+    """Context of one sequence (each slot has this many cells)."""
     n_threads: int
     n_threads_batch: int
     template: ChatTemplate
+    engine: SlotEngine
     lock: threading.Lock = field(default_factory=threading.Lock)
+    """Guards the embedding context and closing."""
     embedding: EmbeddingContext | None = None
     closed: bool = False
 
@@ -50,11 +56,15 @@ class LlamaHandle:
             self.embedding = EmbeddingContext(self)
         return self.embedding
 
+    def engine_stats(self) -> EngineStats:
+        return self.engine.stats()
+
     def close(self) -> None:
         with self.lock:
             if self.closed:
                 return
             self.closed = True
+            self.engine.close()
             if self.embedding is not None:
                 self.embedding.close()
                 self.embedding = None
@@ -86,11 +96,13 @@ def load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
     from multai_llamacpp.gguf_info import read_gguf_info
 
     n_ctx = resolve_n_ctx(options, read_gguf_info(spec.path).n_ctx_train)
-    with model_params_override(use_extra_bufts=resolve_cpu_repack(options)):
+    n_parallel = resolve_n_parallel(options, spec.max_concurrency)
+    repack = resolve_cpu_repack(options)
+    with model_params_override(use_extra_bufts=repack, n_seq_max=n_parallel):
         llama = llama_cpp.Llama(
             model_path=spec.path,
             n_gpu_layers=gpu_layers,
-            n_ctx=n_ctx,
+            n_ctx=n_ctx * n_parallel,
             n_batch=options.n_batch,
             n_ubatch=options.n_ubatch,
             n_threads=n_threads,
@@ -103,6 +115,15 @@ def load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
         )
     try:
         template = load_chat_template(llama, options)
+        from multai_llamacpp.slots import SlotEngine
+
+        engine = SlotEngine(
+            llama,
+            n_slots=n_parallel,
+            n_batch=int(llama.n_batch),
+            n_threads=n_threads,
+            n_threads_batch=n_threads_batch,
+        )
     except Exception:
         llama.close()
         raise
@@ -111,8 +132,9 @@ def load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
         options=options,
         placement=placement,
         llama=llama,
-        n_ctx=int(llama.n_ctx()),
+        n_ctx=int(llama_cpp.llama_n_ctx_seq(llama.ctx)),
         n_threads=n_threads,
         n_threads_batch=n_threads_batch,
         template=template,
+        engine=engine,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,13 +14,13 @@ if TYPE_CHECKING:
     import llama_cpp
 
 
-def last_logits(llama: llama_cpp.Llama) -> npt.NDArray[np.float32]:
+def logits_at(ctx: Any, index: int, n_vocab: int) -> npt.NDArray[np.float32]:
+    """A copy of the logits of batch position ``index`` of the last decode."""
     import llama_cpp as lib
 
-    ptr = lib.llama_get_logits_ith(llama.ctx, -1)
+    ptr = lib.llama_get_logits_ith(ctx, index)
     if not ptr:
-        raise RuntimeError("llama.cpp returned no logits for the last position")
-    n_vocab = int(llama.n_vocab())
+        raise RuntimeError(f"llama.cpp returned no logits for batch position {index}")
     array = np.ctypeslib.as_array(
         ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(n_vocab,)
     )

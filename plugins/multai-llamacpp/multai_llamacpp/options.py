@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 N_THREADS_ENV = "MULTAI_LLAMACPP_N_THREADS"
 CPU_REPACK_ENV = "MULTAI_LLAMACPP_CPU_REPACK"
 DEFAULT_MAX_CTX = 4096
+DEFAULT_N_PARALLEL = 4
+MAX_N_PARALLEL = 64
 
 Pooling = Literal["auto", "mean", "cls", "last"]
 
@@ -18,7 +20,12 @@ class LlamaCppOptions(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_
     """Every field is optional; ``None`` means "work it out from the model and the machine"."""
 
     n_ctx: int | None = None
-    """Context size in tokens. Default: the GGUF's trained context, capped at 4096."""
+    """Context size in tokens of each sequence (each slot has its own KV cache of this size).
+    Default: the GGUF's trained context, capped at 4096."""
+    n_parallel: Annotated[int, msgspec.Meta(ge=1, le=MAX_N_PARALLEL)] | None = None
+    """Sequences decoded together in one batch (slots, as llama.cpp's server calls them); the
+    scheduler runs this many requests of the model at once. Default: the model's
+    ``max_concurrency`` when the config sets it, else 4."""
     n_threads: int | None = None
     """Generation threads. Default: env MULTAI_LLAMACPP_N_THREADS, else physical cores.
     A request's ``n_threads`` is clamped to this."""
@@ -83,6 +90,11 @@ def resolve_threads(options: LlamaCppOptions) -> tuple[int, int]:
         n_threads = int(env) if env.isdigit() and int(env) > 0 else physical_cores()
     n_batch_threads = options.n_threads_batch or n_threads
     return max(1, n_threads), max(1, n_batch_threads)
+
+
+def resolve_n_parallel(options: LlamaCppOptions, max_concurrency: int | None) -> int:
+    n = options.n_parallel or max_concurrency or DEFAULT_N_PARALLEL
+    return max(1, min(MAX_N_PARALLEL, n))
 
 
 def resolve_n_ctx(options: LlamaCppOptions, n_ctx_train: int) -> int:

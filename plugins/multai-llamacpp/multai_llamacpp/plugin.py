@@ -19,6 +19,10 @@ TASKS = frozenset({"chat", "completion", "embedding"})
 @hookimpl
 def multai_register_backends(register: Callable[[Backend], Any]) -> None:
     from multai_llamacpp.default_model import default_models
+    from multai_llamacpp.options import parse_options, resolve_n_parallel
+
+    def slots(spec: ModelSpec) -> int:
+        return resolve_n_parallel(parse_options(spec.options), spec.max_concurrency)
 
     register(
         Backend(
@@ -27,6 +31,7 @@ def multai_register_backends(register: Callable[[Backend], Any]) -> None:
             options_type=LlamaCppOptions,
             default_models=tuple(default_models()),
             description="GGUF language models through llama.cpp: chat, completions, embeddings",
+            concurrency=slots,
         )
     )
 

@@ -1,7 +1,10 @@
-"""One choice of a text generation: tokens -> text pieces -> deltas, with its finish reason."""
+"""The choices of one request: each a sequence handed to the model's slot engine, whose tokens
+become text pieces and deltas here, in the request's thread, each choice ending with its finish
+reason."""
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 from collections.abc import Iterator
@@ -9,11 +12,14 @@ from dataclasses import dataclass, field, replace
 
 from multai_core.errors import InvalidRequest
 from multai_core.results import TextDelta
-from multai_llamacpp.engine import ThreadOverride, generate
 from multai_llamacpp.handle import LlamaHandle
-from multai_llamacpp.logprobs import PieceCache
 from multai_llamacpp.outputs import Output
 from multai_llamacpp.sampling import Sampler, SamplingConfig
+from multai_llamacpp.sequence import Event, Sequence, Step
+from multai_llamacpp.textstream import TextAssembler
+
+POLL_S = 0.1
+"""How often a request waiting for its next token looks at its cancel flag."""
 
 
 @dataclass
@@ -26,13 +32,30 @@ class Plan:
     n_threads: int | None
     n: int = 1
     seeded: bool = False
+    priority: int = 1
 
 
 @dataclass
 class Counter:
     completion_tokens: int = 0
+    cached_tokens: int = 0
     cancelled: bool = False
     finish_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChoiceRequest:
+    index: int
+    plan: Plan
+    output: Output
+
+
+@dataclass(eq=False)
+class _Choice:
+    sequence: Sequence
+    output: Output
+    assembler: TextAssembler
+    finish: str = "length"
 
 
 def context_check(handle: LlamaHandle, n_prompt: int, param: str) -> int:
@@ -60,55 +83,99 @@ def choice_seed(plan: Plan, index: int) -> int:
     return random.getrandbits(32)
 
 
-def run_choice(
+def _sequences(
     handle: LlamaHandle,
-    plan: Plan,
-    *,
-    index: int,
-    output: Output,
+    requests: list[ChoiceRequest],
+    events: queue.SimpleQueue[Event],
     cancel: threading.Event,
-    counter: Counter,
-    pieces: PieceCache | None = None,
-) -> Iterator[TextDelta]:
-    """Yield one choice's deltas, the last carrying its finish reason. Caller holds the lock."""
-    from multai_llamacpp.textstream import TextAssembler
-
-    assembler = TextAssembler(plan.stops)
-    sampler = Sampler(handle.llama, replace(plan.sampling, seed=choice_seed(plan, index)))
-    threads = ThreadOverride(handle, plan.n_threads)
-    finish = "length"
+) -> dict[int, _Choice]:
+    """A sequence per choice; the later choices of a prompt start from the first one's cache."""
+    choices: dict[int, _Choice] = {}
+    first: dict[int, Sequence] = {}
     try:
-        steps = generate(
-            handle,
-            plan.prompt,
-            sampler,
-            max_new_tokens=plan.max_new_tokens,
-            cancel=cancel,
-            top_logprobs=plan.top_logprobs,
-            pieces=pieces,
-        )
-        try:
-            for step in steps:
-                if step.eog:
-                    finish = "stop"
-                    break
-                counter.completion_tokens += 1
-                piece = assembler.push(step.piece, step.logprob)
-                yield from output.feed(piece)
-                if assembler.stopped:
-                    finish = "stop"
-                    break
-        finally:
-            steps.close()
-    finally:
-        threads.restore()
-        sampler.close()
-    if cancel.is_set():
-        counter.cancelled = True
-        return
-    yield from output.feed(assembler.finish())
+        for request in requests:
+            plan = request.plan
+            sampler = Sampler(
+                handle.llama, replace(plan.sampling, seed=choice_seed(plan, request.index))
+            )
+            sequence = Sequence(
+                index=request.index,
+                prompt=plan.prompt,
+                sampler=sampler,
+                max_new_tokens=plan.max_new_tokens,
+                events=events,
+                cancel=cancel,
+                priority=plan.priority,
+                top_logprobs=plan.top_logprobs,
+                n_threads=plan.n_threads,
+                after=first.get(id(plan)),
+            )
+            first.setdefault(id(plan), sequence)
+            choices[request.index] = _Choice(sequence, request.output, TextAssembler(plan.stops))
+        handle.engine.submit([c.sequence for c in choices.values()])
+    except BaseException:
+        for choice in choices.values():
+            choice.sequence.sampler.close()
+        raise
+    return choices
+
+
+def _finish(choice: _Choice, counter: Counter) -> Iterator[TextDelta]:
+    output, finish = choice.output, choice.finish
+    yield from output.feed(choice.assembler.finish())
     yield from output.finish(finish == "stop")
     if finish == "stop" and output.calls:
         finish = "tool_calls"
     counter.finish_reasons.append(finish)
-    yield TextDelta(index=index, finish_reason=finish)
+    yield TextDelta(index=choice.sequence.index, finish_reason=finish)
+
+
+def run_choices(
+    handle: LlamaHandle,
+    requests: list[ChoiceRequest],
+    *,
+    cancel: threading.Event,
+    counter: Counter,
+) -> Iterator[TextDelta]:
+    """Yield the choices' deltas as their tokens arrive (choices interleave), each choice's
+    last delta carrying its finish reason. A cancelled request gets no finish deltas."""
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    choices = _sequences(handle, requests, events, cancel)
+    engine = handle.engine
+    running = set(choices)
+    try:
+        while running and not cancel.is_set():
+            try:
+                index, event = events.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if index not in running:
+                continue  # stopped by a stop sequence already
+            choice = choices[index]
+            if isinstance(event, Step):
+                if event.eog:
+                    choice.finish = "stop"
+                    continue
+                counter.completion_tokens += 1
+                piece = choice.assembler.push(event.piece, event.logprob)
+                yield from choice.output.feed(piece)
+                if not choice.assembler.stopped:
+                    continue
+                choice.finish = "stop"
+                choice.sequence.stopped = True
+                engine.wake()
+            elif event.error is not None:
+                raise event.error
+            elif cancel.is_set():
+                break
+            running.discard(index)
+            yield from _finish(choice, counter)
+    finally:
+        for choice in choices.values():
+            choice.sequence.stopped = True
+        engine.wake()
+        counter.cached_tokens += sum(
+            c.sequence.cached_tokens for c in choices.values() if c.sequence.after is None
+        )
+    if cancel.is_set() and running:
+        counter.cancelled = True

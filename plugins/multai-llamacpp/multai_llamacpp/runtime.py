@@ -57,22 +57,32 @@ def resolve_cpu_repack(options: LlamaCppOptions) -> bool:
 
 
 @contextlib.contextmanager
-def model_params_override(*, use_extra_bufts: bool) -> Iterator[None]:
-    """llama_cpp.Llama() builds its llama_model_params from llama_model_default_params() and
-    offers no argument for ``use_extra_bufts``; wrap that function for the duration of one
-    load. The lock keeps two loads in this process from seeing each other's override."""
+def model_params_override(*, use_extra_bufts: bool, n_seq_max: int = 1) -> Iterator[None]:
+    """llama_cpp.Llama() builds its model and context parameters from llama.cpp's defaults and
+    offers no argument for ``use_extra_bufts`` (model) or ``n_seq_max`` (context: one KV stream
+    per parallel slot); wrap both default functions for the duration of one load. The lock
+    keeps two loads in this process from seeing each other's override."""
     import llama_cpp.llama_cpp as lib
 
     with _patch_lock:
-        original = lib.llama_model_default_params
+        model_defaults = lib.llama_model_default_params
+        context_defaults = lib.llama_context_default_params
 
-        def patched() -> lib.llama_model_params:
-            params: lib.llama_model_params = original()
+        def patched_model() -> lib.llama_model_params:
+            params: lib.llama_model_params = model_defaults()
             params.use_extra_bufts = use_extra_bufts
             return params
 
-        lib.llama_model_default_params = patched
+        def patched_context() -> lib.llama_context_params:
+            params: lib.llama_context_params = context_defaults()
+            params.n_seq_max = n_seq_max
+            params.kv_unified = False  # a stream per slot: attention reads its own cells only
+            return params
+
+        lib.llama_model_default_params = patched_model
+        lib.llama_context_default_params = patched_context
         try:
             yield
         finally:
-            lib.llama_model_default_params = original
+            lib.llama_model_default_params = model_defaults
+            lib.llama_context_default_params = context_defaults

@@ -117,9 +117,10 @@ class Sampler:
             raise RuntimeError("llama.cpp could not create a sampler")
         self._lib.llama_sampler_chain_add(self._chain, sampler)
 
-    def sample(self, ctx: Any) -> int:
-        """Sample from the last decoded position and accept the token into the chain."""
-        return int(self._lib.llama_sampler_sample(self._chain, ctx, -1))
+    def sample(self, ctx: Any, index: int = -1) -> int:
+        """Sample from batch position ``index`` of the last decode and accept the token into
+        the chain."""
+        return int(self._lib.llama_sampler_sample(self._chain, ctx, index))
 
     def close(self) -> None:
         if self._chain:

@@ -64,6 +64,10 @@ def test_estimate_shape(pm, spec):
     est_large = pm.hook.multai_estimate_memory(spec=large, devices=DeviceSnapshot())
     kv_per_token = 30 * 2 * 3 * (64 + 64)
     assert est_large.cpu_bytes - est_small.cpu_bytes >= 7168 * kv_per_token
+    # every slot has its own KV cache of n_ctx tokens
+    one = msgspec.structs.replace(spec, options={"n_ctx": 1024, "n_parallel": 1})
+    est_one = pm.hook.multai_estimate_memory(spec=one, devices=DeviceSnapshot())
+    assert est_small.cpu_bytes - est_one.cpu_bytes == 3 * 1024 * kv_per_token
 
 
 def test_estimate_within_30_percent_of_measured_rss(pm, spec):

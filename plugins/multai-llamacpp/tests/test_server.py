@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -324,3 +325,55 @@ def test_schema_the_grammar_converter_rejects_is_400(client: OpenAI) -> None:
         client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "x"}], tools=[tool], tool_choice="required"  # type: ignore[list-item]
         )
+
+
+def _metric(base: str, name: str) -> float:
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def test_the_next_turn_reports_cached_tokens(client: OpenAI, server: tuple[str, Path]) -> None:
+    messages = [SYSTEM, {"role": "user", "content": "Name a large city in Japan."}]
+    first = client.chat.completions.create(model=MODEL, messages=messages, temperature=0, max_tokens=12)  # type: ignore[arg-type]
+    messages += [
+        {"role": "assistant", "content": first.choices[0].message.content or ""},
+        {"role": "user", "content": "And one in Italy?"},
+    ]
+    second = client.chat.completions.create(model=MODEL, messages=messages, temperature=0, max_tokens=12)  # type: ignore[arg-type]
+    validate("CreateChatCompletionResponse", _dump(second))
+    assert first.usage is not None and second.usage is not None
+    assert second.usage.prompt_tokens_details is not None
+    assert second.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens
+    assert second.usage.prompt_tokens_details.cached_tokens < second.usage.prompt_tokens
+    assert _metric(server[0], 'multai_tokens_total{model="smollm2",type="cached_prompt"}') > 0
+
+
+def test_concurrent_streams_are_decoded_together(client: OpenAI, server: tuple[str, Path]) -> None:
+    base = server[0]
+    assert _metric(base, "multai_slots_total") == 4
+    steps, sequences = _metric(base, "multai_decode_steps_total"), _metric(base, "multai_decode_sequences_total")
+    questions = ["Name a fruit.", "Name a river.", "Name a planet.", "Name a composer."]
+    texts: dict[int, str] = {}
+
+    def stream(i: int) -> None:
+        chunks = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": questions[i]}],
+            temperature=0,
+            max_tokens=24,
+            stream=True,
+        )
+        texts[i] = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(texts) == [0, 1, 2, 3] and all(texts.values())
+    new_steps = _metric(base, "multai_decode_steps_total") - steps
+    new_sequences = _metric(base, "multai_decode_sequences_total") - sequences
+    assert new_sequences > 1.5 * new_steps  # several sequences per llama_decode call
+    assert _metric(base, "multai_slots_active") == 0
