@@ -57,6 +57,7 @@ class Sequence:
 
     # the engine's state
     order: int = 0
+    admitted_at: float = 0.0
     slot: Slot | None = None
     pending: list[int] = field(default_factory=list)
     """Prompt tokens still to evaluate."""

@@ -28,6 +28,12 @@ from multai_llamacpp.sequence import Finished, Sequence, Step
 if TYPE_CHECKING:
     import llama_cpp
 
+GATHER_S = 0.003
+GATHER_MAX_S = 0.02
+"""Requests sent together reach the engine a few milliseconds apart (each is parsed, queued and
+templated in Python first). Before it starts on a new prompt the engine waits until no request
+has come for GATHER_S (at most GATHER_MAX_S), so that their prompts share one batch: on a CPU a
+bigger batch reads the weights fewer times per token."""
 MIN_COPY_TOKENS = 32
 """A cache copy between slots moves a whole stream; for a shorter gain evaluating is cheaper."""
 
@@ -48,6 +54,11 @@ def common_prefix(a: list[int], b: list[int]) -> int:
             break
         n += 1
     return n
+
+
+def _slot_id(seq: Sequence) -> int:
+    assert seq.slot is not None
+    return seq.slot.seq_id
 
 
 def _keep_score(slot: Slot, prompt: list[int]) -> int:
@@ -85,6 +96,7 @@ class SlotEngine:
         self._active: list[Sequence] = []
         self._order = itertools.count()
         self._closing = False
+        self._last_submit = 0.0
         self.decode_steps = 0
         self.decoded_sequences = 0
         self._thread = threading.Thread(target=self._run, name="multai-llamacpp-slots", daemon=True)
@@ -96,6 +108,7 @@ class SlotEngine:
         with self._cond:
             if self._closing:
                 raise ServiceUnavailable("the model was unloaded")
+            self._last_submit = time.monotonic()
             for seq in sequences:
                 seq.order = next(self._order)
                 self._waiting.append(seq)
@@ -151,6 +164,9 @@ class SlotEngine:
                     if not members:  # only choices waiting for another's prompt
                         self._cond.wait(0.01)
                         continue
+                    if self._gathering(members):
+                        self._cond.wait(GATHER_S)
+                        continue
                 try:
                     self._step(members)
                 except Exception as exc:  # the request sees it; the engine goes on
@@ -163,6 +179,15 @@ class SlotEngine:
                     self._release(seq)
                 self._waiting.clear()
                 self._active.clear()
+
+    def _gathering(self, members: list[Sequence]) -> bool:
+        now = time.monotonic()
+        fresh = [s.admitted_at for s in members if s.n_past == s.cached_tokens and s.pending]
+        return (
+            bool(fresh)
+            and now - self._last_submit < GATHER_S
+            and now - min(fresh) < GATHER_MAX_S
+        )
 
     def _retire(self) -> None:
         for seq in [s for s in self._waiting if s.stopped or s.cancel.is_set()]:
@@ -230,34 +255,39 @@ class SlotEngine:
         seq.n_past = reuse
         seq.cached_tokens = reuse
         seq.pending = prompt[reuse:]
+        seq.admitted_at = time.monotonic()
 
     def _step(self, members: list[Sequence]) -> None:
-        batch = self._batch
-        batch.clear()
-        fed: list[Sequence] = []
-        outputs: list[tuple[Sequence, int]] = []
-        for seq in members:
-            if seq.prompt_done and seq.last_token is not None and seq.slot is not None:
-                outputs.append((seq, batch.add(seq.last_token, seq.n_past, seq.slot.seq_id, True)))
-                fed.append(seq)
-        budget = self._n_batch - batch.n_tokens
+        fed = [s for s in members if s.prompt_done and s.last_token is not None]
+        budget = self._n_batch - len(fed)
         reading: list[tuple[Sequence, int]] = []
-        for seq in members:
-            if seq.prompt_done or seq.slot is None or budget <= 0:
+        for seq in members:  # prompt tokens in admission order, up to n_batch in all
+            if seq.prompt_done or budget <= 0:
                 continue
             # The last prompt token goes alone, as a generation step does: llama.cpp's kernels
             # round differently for a many-token batch, and a prompt found in the cache also
             # evaluates its last token alone, so cold and cached prompts give the same logits.
-            last_alone = len(seq.pending) > 1
-            take = seq.pending[: min(budget, len(seq.pending) - 1) if last_alone else budget]
-            completes = len(take) == len(seq.pending)
-            for k, token in enumerate(take):
-                wants_logits = completes and k == len(take) - 1
-                index = batch.add(token, seq.n_past + k, seq.slot.seq_id, wants_logits)
+            n = min(budget, len(seq.pending) - 1) if len(seq.pending) > 1 else 1
+            reading.append((seq, n))
+            budget -= n
+        # In slot order: with a KV stream per slot, llama.cpp splits a batch into micro-batches
+        # of consecutive sequence ids, so any other order costs extra passes over the weights.
+        batch = self._batch
+        batch.clear()
+        outputs: list[tuple[Sequence, int]] = []
+        taken = {id(seq): n for seq, n in reading}
+        for seq in sorted([*fed, *(s for s, _ in reading)], key=_slot_id):
+            seq_id = _slot_id(seq)
+            if seq.prompt_done:
+                assert seq.last_token is not None
+                outputs.append((seq, batch.add(seq.last_token, seq.n_past, seq_id, True)))
+                continue
+            n = taken[id(seq)]
+            completes = n == len(seq.pending)
+            for k, token in enumerate(seq.pending[:n]):
+                index = batch.add(token, seq.n_past + k, seq_id, completes and k == n - 1)
             if completes:
                 outputs.append((seq, index))
-            reading.append((seq, len(take)))
-            budget -= len(take)
         if batch.n_tokens == 0:
             return
         self._set_threads(members)
