@@ -41,13 +41,15 @@ def median(values: list[float]) -> float:
 
 
 @contextlib.contextmanager
-def multai_server(model: Path, n_ctx: int, threads: int) -> Iterator[str]:
+def multai_server(model: Path, n_ctx: int, threads: int, extra: str = "") -> Iterator[str]:
+    """``extra``: more llamacpp options in TOML, e.g. ``n_parallel = 4``."""
+    more = f", {extra}" if extra else ""
     config = f"""
 [[models]]
 name = "bench"
 backend = "llamacpp"
 path = "{model}"
-options = {{ n_ctx = {n_ctx}, n_threads = {threads} }}
+options = {{ n_ctx = {n_ctx}, n_threads = {threads}{more} }}
 """
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as handle:
         handle.write(config)
@@ -79,6 +81,23 @@ def llama_cpp_server(model: Path, n_ctx: int, threads: int) -> Iterator[str]:
     with _process(
         command, dict(os.environ), f"http://127.0.0.1:{port}", health="/v1/models"
     ) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def llama_server(binary: Path, model: Path, n_ctx: int, threads: int, slots: int) -> Iterator[str]:
+    """llama.cpp's own server, ``slots`` parallel slots of ``n_ctx`` tokens each (its ``-c`` is
+    the total), CPU weight repacking as the plugin would choose it on this CPU."""
+    from multai_llamacpp.options import LlamaCppOptions
+    from multai_llamacpp.runtime import resolve_cpu_repack
+
+    port = free_port()
+    command = [str(binary), "-m", str(model), "-t", str(threads), "-tb", str(threads)]
+    command += ["-np", str(slots), "-c", str(n_ctx * slots), "--port", str(port)]
+    if not resolve_cpu_repack(LlamaCppOptions()):
+        command.append("--no-repack")
+    env = {**os.environ, "LD_LIBRARY_PATH": str(binary.parent)}
+    with _process(command, env, f"http://127.0.0.1:{port}") as base:
         yield base
 
 
