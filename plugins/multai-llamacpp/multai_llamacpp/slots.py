@@ -173,6 +173,7 @@ class SlotEngine:
                     self._fail(members, exc)
         finally:
             with self._cond:
+                self._closing = True  # also after an unexpected error: later requests get a 503
                 gone = ServiceUnavailable("the model was unloaded")
                 for seq in [*self._waiting, *self._active]:
                     self._finish(seq, gone)
