@@ -68,8 +68,12 @@ class Sequence:
     generated: int = 0
     cached_tokens: int = 0
     """Prompt tokens reused from a slot's cache (set before the first step is sent)."""
-    prompt_done: bool = False
     finished: bool = False
+
+    @property
+    def prompt_done(self) -> bool:
+        """In a slot with its whole prompt in the cache."""
+        return self.slot is not None and not self.pending
 
     def emit(self, event: Step | Finished) -> None:
         self.events.put((self.index, event))

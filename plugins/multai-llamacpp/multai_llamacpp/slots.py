@@ -61,11 +61,6 @@ def _slot_id(seq: Sequence) -> int:
     return seq.slot.seq_id
 
 
-def _keep_score(slot: Slot, prompt: list[int]) -> int:
-    """Prompt tokens this slot would save minus cached tokens it would destroy."""
-    return 2 * common_prefix(slot.tokens, prompt) - len(slot.tokens)
-
-
 class SlotEngine:
     def __init__(
         self,
@@ -185,9 +180,7 @@ class SlotEngine:
         now = time.monotonic()
         fresh = [s.admitted_at for s in members if s.n_past == s.cached_tokens and s.pending]
         return (
-            bool(fresh)
-            and now - self._last_submit < GATHER_S
-            and now - min(fresh) < GATHER_MAX_S
+            bool(fresh) and now - self._last_submit < GATHER_S and now - min(fresh) < GATHER_MAX_S
         )
 
     def _retire(self) -> None:
@@ -225,23 +218,24 @@ class SlotEngine:
                 self._finish(seq)
                 self._release(seq)
                 continue
-            slot = max(free, key=lambda s: (_keep_score(s, seq.prompt), -s.last_used))
+            # what each slot holds of this prompt, by seq id
+            held = [common_prefix(s.tokens, seq.prompt) for s in self.slots]
+            # the prompt tokens a slot saves minus the cached tokens it destroys; LRU on ties
+            slot = max(free, key=lambda s: (2 * held[s.seq_id] - len(s.tokens), -s.last_used))
             free.remove(slot)
-            self._place(seq, slot)
+            self._place(seq, slot, held)
             self._active.append(seq)
 
-    def _place(self, seq: Sequence, slot: Slot) -> None:
+    def _place(self, seq: Sequence, slot: Slot, held: list[int]) -> None:
         """Put ``seq`` in ``slot``: keep (or copy in) the longest cached prefix of its prompt,
         leaving at least one prompt token to evaluate for fresh logits."""
         lib, memory, prompt = self._lib, self._memory, seq.prompt
-        kept = common_prefix(slot.tokens, prompt)
+        kept = held[slot.seq_id]
         donor = max(
-            (s for s in self.slots if s is not slot),
-            key=lambda s: common_prefix(s.tokens, prompt),
-            default=None,
+            (s for s in self.slots if s is not slot), key=lambda s: held[s.seq_id], default=None
         )
         if donor is not None:
-            offered = min(common_prefix(donor.tokens, prompt), len(prompt) - 1)
+            offered = min(held[donor.seq_id], len(prompt) - 1)
             if offered >= kept + MIN_COPY_TOKENS:
                 lib.llama_memory_seq_cp(memory, donor.seq_id, slot.seq_id, -1, -1)
                 slot.tokens = list(donor.tokens)
@@ -307,7 +301,6 @@ class SlotEngine:
             seq.slot.tokens.extend(seq.pending[:n])
             seq.n_past += n
             seq.pending = seq.pending[n:]
-            seq.prompt_done = not seq.pending
         for seq, index in outputs:
             try:
                 self._sample(seq, index)
