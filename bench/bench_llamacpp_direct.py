@@ -22,10 +22,11 @@ from multai_llamacpp.options import LlamaCppOptions
 from multai_llamacpp.runtime import model_params_override, resolve_cpu_repack
 
 from bench._common import median, smollm2_path
+from multai_core.plugin_api.results import TextDelta
+from multai_core.plugin_api.tasks import Task
+from multai_core.plugin_api.types import ModelSpec, Placement
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.completions import CompletionRequest
-from multai_core.results import TextDelta
-from multai_core.types import ModelSpec, Placement, Task
 
 N_CTX = 2048
 MAX_TOKENS = 128

@@ -51,12 +51,13 @@ def _is_loopback(host: str) -> bool:
 
 def _models(_: argparse.Namespace, config: Config) -> int:
     from multai_core.memory import MemoryManager
+    from multai_core.packs import Packs
     from multai_core.plugins import make_plugin_manager
-    from multai_core.registry import Registry, collect_backends
+    from multai_core.registry import Registry
 
-    pm = make_plugin_manager()
-    registry = Registry(collect_backends(pm), config.models)
-    memory = MemoryManager(pm, config.memory)
+    packs = Packs(make_plugin_manager())
+    registry = Registry(packs.backends, config.models)
+    memory = MemoryManager(packs, config.memory)
     if not registry.models:
         print(
             "no models: install a plugin (e.g. multai-llamacpp[default-model])"
@@ -78,11 +79,11 @@ def _models(_: argparse.Namespace, config: Config) -> int:
 
 
 def _plugins(_: argparse.Namespace, __: Config) -> int:
+    from multai_core.packs import Packs
     from multai_core.plugins import make_plugin_manager, plugin_list
-    from multai_core.registry import collect_backends
 
     pm = make_plugin_manager()
-    backends = collect_backends(pm)
+    backends = Packs(pm).backends
     for plugin in plugin_list(pm):
         print(
             f"{plugin['name']}: {plugin['distribution'] or '-'} {plugin['version'] or ''}".rstrip()

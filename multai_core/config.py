@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from multai_core.types import ModelSpec
+from multai_core.plugin_api.types import ModelSpec
 
 MiB = 1024 * 1024
 

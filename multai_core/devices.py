@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 import structlog
 
-from multai_core.types import DeviceSnapshot, GpuDevice
+from multai_core.plugin_api.types import DeviceSnapshot, GpuDevice
 
 log = structlog.get_logger(__name__)
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
-import pluggy
 import structlog
 
 from multai_core.config import MemoryConfig
 from multai_core.devices import probe_devices
-from multai_core.errors import MultaiError, ServiceUnavailable
 from multai_core.metrics import Metrics
+from multai_core.packs import PackHooks, Packs
 from multai_core.placement import choose_placement, insufficient
-from multai_core.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placement
+from multai_core.plugin_api.errors import MultaiError, ServiceUnavailable
+from multai_core.plugin_api.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placement
 
 log = structlog.get_logger(__name__)
 
@@ -31,9 +30,15 @@ class _Loading:
 
 class LoadedModel:
     def __init__(
-        self, spec: ModelSpec, placement: Placement, handle: Any, load_seconds: float
+        self,
+        spec: ModelSpec,
+        placement: Placement,
+        handle: object,
+        hooks: PackHooks,
+        load_seconds: float,
     ) -> None:
         self.spec = spec
+        self.hooks = hooks
         self.placement = placement
         self.handle = handle
         self.load_seconds = load_seconds
@@ -46,12 +51,12 @@ class MemoryManager:
 
     def __init__(
         self,
-        pm: pluggy.PluginManager,
+        packs: Packs,
         config: MemoryConfig | None = None,
         probe: Callable[[], DeviceSnapshot] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self.pm = pm
+        self.packs = packs
         self.metrics = metrics
         self.config = config or MemoryConfig()
         self._probe = probe or (lambda: probe_devices(gpus=self.config.allow_gpu))
@@ -66,9 +71,7 @@ class MemoryManager:
 
     def estimate(self, spec: ModelSpec, devices: DeviceSnapshot | None = None) -> MemoryEstimate:
         devices = devices or self._probe()
-        estimate = self.pm.hook.multai_estimate_memory(spec=spec, devices=devices)
-        if estimate is None:
-            raise ServiceUnavailable(f"No installed plugin can estimate model '{spec.name}'.")
+        estimate = self.packs.of(spec).estimate(spec, devices)
         if not isinstance(estimate, MemoryEstimate):
             estimate = msgspec.convert(estimate, MemoryEstimate)
         return estimate
@@ -198,7 +201,8 @@ class MemoryManager:
     def _load(self, spec: ModelSpec, placement: Placement) -> LoadedModel:
         started = time.perf_counter()
         try:
-            handle = self.pm.hook.multai_load(spec=spec, placement=placement)
+            hooks = self.packs.of(spec)
+            handle = hooks.load(spec, placement)
         except MultaiError:
             raise
         except Exception as exc:
@@ -208,10 +212,8 @@ class MemoryManager:
                 "has details.",
                 retry_after=30,
             ) from exc
-        if handle is None:
-            raise ServiceUnavailable(f"No installed plugin loads backend '{spec.backend}'.")
         seconds = time.perf_counter() - started
-        loaded = LoadedModel(spec, placement, handle, seconds)
+        loaded = LoadedModel(spec, placement, handle, hooks, seconds)
         if self.metrics is not None:
             self.metrics.loads.labels(spec.name).inc()
             self.metrics.load_seconds.labels(spec.name).observe(seconds)
@@ -251,7 +253,7 @@ class MemoryManager:
             if loaded is None:
                 return
             try:
-                self.pm.hook.multai_unload(handle=loaded.handle)
+                loaded.hooks.unload(loaded.handle)
             except Exception as exc:
                 log.error("model_unload_failed", model=name, error=type(exc).__name__)
             log.info("model_unloaded", model=name, reason=reason)

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from multai_core.types import EngineStats
+from multai_core.plugin_api.types import EngineStats
 
 EngineSource = Callable[[], Iterable[tuple[str, EngineStats]]]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from multai_core.errors import InsufficientMemory, InvalidRequest
-from multai_core.types import DeviceSnapshot, MemoryEstimate, Placement
+from multai_core.plugin_api.errors import InsufficientMemory, InvalidRequest
+from multai_core.plugin_api.types import DeviceSnapshot, MemoryEstimate, Placement
 
 
 def _gib(n: int) -> str:

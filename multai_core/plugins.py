@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 import pluggy
 import structlog
 
-from multai_core import hookspecs
+from multai_core.plugin_api import hookspecs
 
 ENTRY_POINT_GROUP = "multai"
 log = structlog.get_logger(__name__)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
-import pluggy
 import structlog
 
 from multai_core.config import ConfigError
-from multai_core.errors import InvalidRequest, ModelNotFound
-from multai_core.types import Backend, ModelSpec
+from multai_core.plugin_api.errors import InvalidRequest, ModelNotFound
+from multai_core.plugin_api.types import Backend, ModelSpec
 
 log = structlog.get_logger(__name__)
 
@@ -67,17 +66,3 @@ class Registry:
 
     def tasks_of(self, spec: ModelSpec) -> frozenset[str]:
         return self.backends[spec.backend].tasks
-
-
-def collect_backends(pm: pluggy.PluginManager) -> list[Backend]:
-    backends: list[Backend] = []
-
-    def register(backend: Backend) -> None:
-        backends.append(backend)
-
-    for impl in pm.hook.multai_register_backends.get_hookimpls():
-        try:
-            impl.function(register=register)
-        except Exception as exc:  # a plugin that fails must not take the server down
-            log.error("register_backends_failed", plugin=impl.plugin_name, error=repr(exc))
-    return backends

@@ -21,21 +21,21 @@ from typing import Any
 import structlog
 
 from multai_core.config import SchedulerConfig
-from multai_core.errors import (
+from multai_core.memory import MemoryManager
+from multai_core.metrics import Metrics
+from multai_core.plugin_api.errors import (
     Conflict,
     InferenceFailed,
     MultaiError,
     QueueFull,
     QueueTimeout,
-    ServiceUnavailable,
     ShuttingDown,
     where,
 )
-from multai_core.memory import MemoryManager
-from multai_core.metrics import Metrics
+from multai_core.plugin_api.results import EmbeddingResult, Usage
+from multai_core.plugin_api.tasks import Task
+from multai_core.plugin_api.types import EngineStats, ModelSpec, ReportsEngineStats
 from multai_core.request_queue import RequestQueue
-from multai_core.results import EmbeddingResult, Usage
-from multai_core.types import EngineStats, ModelSpec, ReportsEngineStats, Task
 
 log = structlog.get_logger(__name__)
 
@@ -367,11 +367,7 @@ class Scheduler:
                 outcome = "cancelled"
                 job._put(_DONE)
                 return
-            result = self.memory.pm.hook.multai_infer(
-                handle=loaded.handle, task=job.task, cancel=job.cancel_event
-            )
-            if result is None:
-                raise ServiceUnavailable(f"No installed plugin serves model '{job.spec.name}'.")
+            result = loaded.hooks.infer(loaded.handle, job.task, job.cancel_event)
             if isinstance(result, Iterator):
                 self._forward(job, result)
             else:

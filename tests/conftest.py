@@ -6,10 +6,10 @@ import pytest
 from openai import OpenAI
 
 from multai_core.config import Config
+from multai_core.plugin_api.types import DeviceSnapshot, ModelSpec
 from multai_core.plugins import make_plugin_manager
 from multai_core.server.app import create_app
 from multai_core.testing.server import threaded_server
-from multai_core.types import DeviceSnapshot, ModelSpec
 from tests.echo_plugin import EchoPlugin
 
 GiB = 2**30

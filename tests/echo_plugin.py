@@ -7,16 +7,25 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from multai_core.errors import InvalidRequest
-from multai_core.hookspecs import hookimpl
+from multai_core.plugin_api import (
+    Backend,
+    EmbeddingResult,
+    InferResult,
+    InvalidRequest,
+    MemoryEstimate,
+    ModelSpec,
+    Placement,
+    Task,
+    TextDelta,
+    Usage,
+    hookimpl,
+)
 from multai_core.protocol.chat import ChatCompletionRequest
 from multai_core.protocol.completions import CompletionRequest
 from multai_core.protocol.embeddings import EmbeddingRequest
-from multai_core.results import EmbeddingResult, TextDelta, Usage
-from multai_core.types import Backend, MemoryEstimate, ModelSpec, Placement, Task
 
 MiB = 2**20
 
@@ -37,7 +46,7 @@ class EchoPlugin:
         self.lock = threading.Lock()
 
     @hookimpl
-    def multai_register_backends(self, register: Any) -> None:
+    def multai_register_backends(self, register: Callable[[Backend], None]) -> None:
         register(
             Backend(
                 name="echo",
@@ -48,9 +57,7 @@ class EchoPlugin:
         )
 
     @hookimpl
-    def multai_estimate_memory(self, spec: ModelSpec, devices: Any) -> MemoryEstimate | None:
-        if spec.backend != "echo":
-            return None
+    def multai_estimate_memory(self, spec: ModelSpec) -> MemoryEstimate:
         size = int(spec.options.get("bytes", 10 * MiB))
         layers = int(spec.options.get("layers", 10))
         return MemoryEstimate(
@@ -58,9 +65,7 @@ class EchoPlugin:
         )
 
     @hookimpl
-    def multai_load(self, spec: ModelSpec, placement: Placement) -> EchoHandle | None:
-        if spec.backend != "echo":
-            return None
+    def multai_load(self, spec: ModelSpec, placement: Placement) -> EchoHandle:
         if spec.options.get("fail_load"):
             raise RuntimeError("weights are corrupt")
         time.sleep(float(spec.options.get("load_seconds", 0)))
@@ -69,15 +74,14 @@ class EchoPlugin:
         return EchoHandle(spec, placement)
 
     @hookimpl
-    def multai_unload(self, handle: Any) -> None:
-        if isinstance(handle, EchoHandle):
-            with self.lock:
-                self.unloads.append(handle.spec.name)
+    def multai_unload(self, handle: EchoHandle) -> None:
+        with self.lock:
+            self.unloads.append(handle.spec.name)
 
     @hookimpl
-    def multai_infer(self, handle: Any, task: Task, cancel: threading.Event) -> Any:
-        if not isinstance(handle, EchoHandle):
-            return None
+    def multai_infer(
+        self, handle: EchoHandle, task: Task, cancel: threading.Event
+    ) -> InferResult:
         if task.kind == "embedding":
             return self._embed(task.payload)
         return self._generate(handle, task, cancel)

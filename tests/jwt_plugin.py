@@ -7,9 +7,9 @@ from typing import Any
 
 import jwt
 
-from multai_core.errors import AuthenticationFailed
-from multai_core.hookspecs import hookimpl
-from multai_core.principal import Principal
+from multai_core.plugin_api.errors import AuthenticationFailed
+from multai_core.plugin_api.hookspecs import hookimpl
+from multai_core.plugin_api.principal import Principal
 
 
 class JwtAuth:

@@ -64,8 +64,8 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
 def test_invalid_model_options_stop_the_server_at_start() -> None:
     import msgspec
 
+    from multai_core.plugin_api.types import Backend, ModelSpec
     from multai_core.registry import Registry
-    from multai_core.types import Backend, ModelSpec
 
     class Options(msgspec.Struct, forbid_unknown_fields=True):
         n_ctx: int = 512

@@ -11,7 +11,7 @@ import httpx
 import psutil
 
 from multai_core.config import Config, MemoryConfig, SchedulerConfig
-from multai_core.types import ModelSpec
+from multai_core.plugin_api.types import ModelSpec
 from tests.conftest import make_server
 from tests.echo_plugin import EchoPlugin
 

@@ -8,10 +8,11 @@ import time
 import pytest
 
 from multai_core.config import MemoryConfig
-from multai_core.errors import InsufficientMemory, ServiceUnavailable
 from multai_core.memory import MemoryManager
+from multai_core.packs import Packs
+from multai_core.plugin_api.errors import InsufficientMemory, ServiceUnavailable
+from multai_core.plugin_api.types import DeviceSnapshot, ModelSpec
 from multai_core.plugins import make_plugin_manager
-from multai_core.types import DeviceSnapshot, ModelSpec
 from tests.echo_plugin import EchoPlugin
 
 MiB = 2**20
@@ -22,7 +23,7 @@ def manager(plugin: EchoPlugin, budget: int) -> MemoryManager:
     pm.register(plugin)
     snapshot = DeviceSnapshot(ram_total_bytes=10_000 * MiB, ram_free_bytes=10_000 * MiB)
     return MemoryManager(
-        pm, MemoryConfig(ram_reserve_bytes=0, ram_budget_bytes=budget), lambda: snapshot
+        Packs(pm), MemoryConfig(ram_reserve_bytes=0, ram_budget_bytes=budget), lambda: snapshot
     )
 
 

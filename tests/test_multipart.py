@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from multai_core.errors import InvalidRequest, MultaiError, RequestTooLarge
 from multai_core.media.multipart import MultipartForm, read_multipart
+from multai_core.plugin_api.errors import InvalidRequest, MultaiError, RequestTooLarge
 
 CONTENT_TYPE = "multipart/form-data; boundary=b"
 END = b"--b--\r\n"

@@ -14,11 +14,11 @@ import uvicorn
 from openai import OpenAI
 
 from multai_core.config import ApiKeyEntry, Config, ServerConfig
+from multai_core.plugin_api.types import ModelSpec
 from multai_core.plugins import make_plugin_manager
 from multai_core.server.app import create_app
 from multai_core.server.runner import GracefulServer
 from multai_core.testing.server import free_port, wait_until_healthy
-from multai_core.types import ModelSpec
 from tests.conftest import CPU_ONLY, make_server
 from tests.echo_plugin import EchoPlugin
 from tests.test_scheduling import SLOW_WORDS, _chat, _run_in_threads

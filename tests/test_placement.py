@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from multai_core.errors import InsufficientMemory, InvalidRequest
 from multai_core.placement import choose_placement, insufficient
-from multai_core.types import DeviceSnapshot, GpuDevice, MemoryEstimate
+from multai_core.plugin_api.errors import InsufficientMemory, InvalidRequest
+from multai_core.plugin_api.types import DeviceSnapshot, GpuDevice, MemoryEstimate
 
 GiB = 2**30
 MODEL = MemoryEstimate(

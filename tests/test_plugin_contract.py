@@ -5,13 +5,25 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from multai_core import hookspecs
+from multai_core.packs import Packs
+from multai_core.plugin_api import (
+    Backend,
+    DeviceSnapshot,
+    EmbeddingResult,
+    MemoryEstimate,
+    ModelSpec,
+    Placement,
+    Task,
+    hookspecs,
+)
 from multai_core.plugins import make_plugin_manager
-from multai_core.registry import Registry, collect_backends
+from multai_core.registry import Registry
 from tests.echo_plugin import EchoPlugin
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -43,9 +55,9 @@ def test_fixture_plugins_register_and_unregister() -> None:
     pm = make_plugin_manager(load_entry_points=False)
     plugin = EchoPlugin()
     pm.register(plugin, name="echo")
-    assert [b.name for b in collect_backends(pm)] == ["echo"]
+    assert [b.name for b in Packs(pm).backends] == ["echo"]
     pm.unregister(plugin)
-    assert collect_backends(pm) == []
+    assert Packs(pm).backends == []
 
 
 def test_a_failing_plugin_does_not_break_registration() -> None:
@@ -57,8 +69,75 @@ def test_a_failing_plugin_does_not_break_registration() -> None:
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(Broken())
     pm.register(EchoPlugin())
-    registry = Registry(collect_backends(pm), [])
+    registry = Registry(Packs(pm).backends, [])
     assert list(registry.models) == ["echo"]
+
+
+class Recorder:
+    """A second pack: records every hook call that reaches it."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookspecs.hookimpl
+    def multai_register_backends(self, register: Callable[[Backend], None]) -> None:
+        register(Backend(name="recorder", tasks=frozenset({"embedding"})))
+
+    @hookspecs.hookimpl
+    def multai_estimate_memory(self, spec: ModelSpec) -> MemoryEstimate:
+        self.seen.append(f"estimate {spec.name}")
+        return MemoryEstimate(cpu_bytes=1)
+
+    @hookspecs.hookimpl
+    def multai_load(self, spec: ModelSpec) -> str:
+        self.seen.append(f"load {spec.name}")
+        return "recorder handle"
+
+    @hookspecs.hookimpl
+    def multai_unload(self, handle: str) -> None:
+        self.seen.append(f"unload {handle}")
+
+    @hookspecs.hookimpl
+    def multai_infer(self, handle: str, task: Task) -> EmbeddingResult:
+        self.seen.append(f"infer {handle}")
+        return EmbeddingResult(vectors=[[1.0]], prompt_tokens=1)
+
+
+def test_each_hook_reaches_only_the_pack_of_the_backend() -> None:
+    pm = make_plugin_manager(load_entry_points=False)
+    recorder, echo = Recorder(), EchoPlugin()
+    pm.register(recorder)
+    pm.register(echo)
+    packs = Packs(pm)
+    ours = ModelSpec(name="r", backend="recorder")
+    theirs = ModelSpec(name="echo", backend="echo")
+    task = Task(id="t", kind="embedding", model="r", payload=None)
+    for spec in (ours, theirs):
+        hooks = packs.of(spec)
+        hooks.estimate(spec, DeviceSnapshot())
+        handle = hooks.load(spec, Placement(kind="cpu"))
+        if spec is ours:
+            hooks.infer(handle, task, threading.Event())
+        hooks.unload(handle)
+    assert recorder.seen == [
+        "estimate r",
+        "load r",
+        "infer recorder handle",
+        "unload recorder handle",
+    ]
+    assert [name for name, _ in echo.loads] == ["echo"] and echo.unloads == ["echo"]
+
+
+def test_a_backend_without_the_required_hooks_is_left_out() -> None:
+    class Incomplete:
+        @hookspecs.hookimpl
+        def multai_register_backends(self, register: Callable[[Backend], None]) -> None:
+            register(Backend(name="incomplete", tasks=frozenset({"chat"})))
+
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(Incomplete())
+    pm.register(EchoPlugin())
+    assert [b.name for b in Packs(pm).backends] == ["echo"]
 
 
 def _run(code: str, **env: str) -> str:

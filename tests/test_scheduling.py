@@ -13,7 +13,7 @@ import pytest
 from openai import OpenAI
 
 from multai_core.config import Config, SchedulerConfig
-from multai_core.types import ModelSpec
+from multai_core.plugin_api.types import ModelSpec
 from tests.conftest import make_server
 from tests.echo_plugin import EchoPlugin
 

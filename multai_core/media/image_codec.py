@@ -15,8 +15,8 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Literal
 
-from multai_core.errors import InvalidRequest, RequestTooLarge
-from multai_core.results_images import PixelMode, RawImage
+from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
+from multai_core.plugin_api.results import PixelMode, RawImage
 
 if TYPE_CHECKING:
     from PIL import Image

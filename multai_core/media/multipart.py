@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import multipart
 
-from multai_core.errors import InvalidRequest, RequestTooLarge
+from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
 
 MAX_FIELD_BYTES = 256 * 1024
 MAX_PARTS = 64

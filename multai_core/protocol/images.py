@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api.errors import InvalidRequest
+from multai_core.plugin_api.results import RawImage
 from multai_core.protocol.common import Priority, ServiceTier
-from multai_core.results_images import RawImage
 
 ImageCount = Annotated[int, msgspec.Meta(ge=1, le=10, description="How many images: 1 to 10")]
 Steps = Annotated[int, msgspec.Meta(ge=1, le=1000)]

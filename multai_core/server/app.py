@@ -13,12 +13,15 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
-from multai_core import __version__, offline
+from multai_core import __version__
 from multai_core.config import Config
 from multai_core.memory import MemoryManager
 from multai_core.metrics import Metrics
+from multai_core.packs import Packs
+from multai_core.plugin_api import offline
+from multai_core.plugin_api.types import DeviceSnapshot
 from multai_core.plugins import make_plugin_manager
-from multai_core.registry import Registry, collect_backends
+from multai_core.registry import Registry
 from multai_core.scheduler import Scheduler
 from multai_core.server import controllers
 from multai_core.server.auth import AuthGuard, require_caller
@@ -27,7 +30,6 @@ from multai_core.server.openapi import document_errors, document_streams
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
-from multai_core.types import DeviceSnapshot
 
 KEEP_ALIVE_SWEEP_S = 5.0
 
@@ -38,9 +40,10 @@ def build_services(
     probe: Callable[[], DeviceSnapshot] | None = None,
 ) -> Services:
     pm = pm or make_plugin_manager()
-    registry = Registry(collect_backends(pm), config.models)
+    packs = Packs(pm)
+    registry = Registry(packs.backends, config.models)
     metrics = Metrics()
-    memory = MemoryManager(pm, config.memory, probe, metrics)
+    memory = MemoryManager(packs, config.memory, probe, metrics)
     return Services(
         config=config,
         pm=pm,

@@ -12,11 +12,11 @@ import pluggy
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from multai_core import principal
 from multai_core.config import ApiKeyEntry
-from multai_core.errors import AuthenticationFailed
-from multai_core.hookspecs import hookimpl
-from multai_core.principal import Principal
+from multai_core.plugin_api import principal
+from multai_core.plugin_api.errors import AuthenticationFailed
+from multai_core.plugin_api.hookspecs import hookimpl
+from multai_core.plugin_api.principal import Principal
 
 
 def digest(key: str) -> bytes:

@@ -9,7 +9,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from multai_core.errors import (
+from multai_core.plugin_api.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MultaiError,

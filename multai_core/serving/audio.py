@@ -11,8 +11,10 @@ from typing import Any, Literal, TypeVar
 import msgspec
 import structlog
 
-from multai_core.errors import InferenceFailed, InvalidRequest
 from multai_core.media.multipart import UploadedFile
+from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
+from multai_core.plugin_api.results import TranscribedSegment, TranscriptionInfo
+from multai_core.plugin_api.tasks import AudioTranscriptionTask
 from multai_core.protocol.audio import (
     LIST_FIELDS,
     DurationUsage,
@@ -25,11 +27,6 @@ from multai_core.protocol.audio import (
     TranscriptTextDone,
     TranslationForm,
     language_name,
-)
-from multai_core.results_whisper import (
-    AudioTranscriptionTask,
-    TranscribedSegment,
-    TranscriptionInfo,
 )
 from multai_core.scheduler import Job
 from multai_core.serving import sse

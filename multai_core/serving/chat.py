@@ -6,7 +6,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api.errors import InvalidRequest
+from multai_core.plugin_api.results import TextDelta, Usage
+from multai_core.plugin_api.tasks import TaskKind
 from multai_core.protocol.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -18,13 +20,11 @@ from multai_core.protocol.chat import (
     ToolCallChunk,
 )
 from multai_core.protocol.common import Usage as WireUsage
-from multai_core.results import TextDelta, Usage
 from multai_core.scheduler import Job
 from multai_core.serving import sse, vision
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
 from multai_core.serving.text import fold, wire_logprobs, wire_usage
-from multai_core.types import TaskKind
 
 
 def start(

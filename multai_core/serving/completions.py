@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
+from multai_core.plugin_api.results import TextDelta, TokenLogprob, Usage
 from multai_core.protocol.completions import (
     Completion,
     CompletionChoice,
     CompletionLogprobs,
     CompletionRequest,
 )
-from multai_core.results import TextDelta, TokenLogprob, Usage
 from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit

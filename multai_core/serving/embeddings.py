@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import struct
 
-from multai_core.errors import InferenceFailed
+from multai_core.plugin_api.errors import InferenceFailed
+from multai_core.plugin_api.results import EmbeddingResult
 from multai_core.protocol.embeddings import (
     Embedding,
     EmbeddingList,
     EmbeddingRequest,
     EmbeddingUsage,
 )
-from multai_core.results import EmbeddingResult
 from multai_core.scheduler import Job
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from multai_core.errors import InvalidRequest, MultaiError
+from multai_core.plugin_api.errors import InvalidRequest, MultaiError
 
 FILES_PATH = "/v1/images/files"
 

@@ -1,6 +1,6 @@
 """POST /v1/images/generations and /v1/images/edits: request -> job -> ImagesResponse.
 
-Plugins return raw pixels (:class:`multai_core.results_images.ImageResult`); this module encodes
+Plugins return raw pixels (:class:`multai_core.plugin_api.results.ImageResult`); this module encodes
 them (png, jpeg or webp, off the event loop) and answers with base64 or with signed URLs served
 from the in-memory image store.
 """
@@ -15,9 +15,10 @@ import time
 
 import msgspec
 
-from multai_core.errors import InferenceFailed, InvalidRequest
 from multai_core.media.image_codec import CONTENT_TYPES, decode_image, encode_raw, to_raw
 from multai_core.media.multipart import MultipartForm, UploadedFile
+from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
+from multai_core.plugin_api.results import ImageResult, RawImage
 from multai_core.protocol.images import (
     RESPONSE_SIZES,
     ImageData,
@@ -26,7 +27,6 @@ from multai_core.protocol.images import (
     ImagesResponse,
     _ImageParams,
 )
-from multai_core.results_images import ImageResult, RawImage
 from multai_core.scheduler import Job
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.jobs import collect, submit

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from multai_core import principal
+from multai_core.plugin_api import principal
+from multai_core.plugin_api.tasks import Task, TaskKind
 from multai_core.protocol.common import effective_priority
 from multai_core.scheduler import Job
 from multai_core.serving.services import Services
-from multai_core.types import Task, TaskKind
 
 
 def submit(

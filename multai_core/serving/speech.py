@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from multai_core.errors import InferenceFailed, InvalidRequest, ModelNotFound, MultaiError
+from multai_core.plugin_api.errors import (
+    InferenceFailed,
+    InvalidRequest,
+    ModelNotFound,
+    MultaiError,
+)
+from multai_core.plugin_api.results import SpeechAudio, SpeechDone, SpeechStart, VoiceCatalog
 from multai_core.protocol.speech import (
     CONTENT_TYPES,
     SpeechAudioDelta,
@@ -26,7 +32,6 @@ from multai_core.protocol.speech import (
     VoiceList,
     VoicesQuery,
 )
-from multai_core.results_bark import SpeechAudio, SpeechDone, SpeechStart, VoiceCatalog
 from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit

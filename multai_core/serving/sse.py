@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from multai_core.errors import InferenceFailed, MultaiError
+from multai_core.plugin_api.errors import InferenceFailed, MultaiError
 
 log = structlog.get_logger(__name__)
 _encoder = msgspec.json.Encoder()

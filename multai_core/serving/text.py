@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from multai_core.plugin_api.results import TextDelta, TokenLogprob, Usage
 from multai_core.protocol.chat import (
     AssistantMessage,
     ChoiceLogprobs,
@@ -14,7 +15,6 @@ from multai_core.protocol.chat import TokenLogprob as WireTokenLogprob
 from multai_core.protocol.chat import TopLogprob as WireTopLogprob
 from multai_core.protocol.common import PromptTokensDetails
 from multai_core.protocol.common import Usage as WireUsage
-from multai_core.results import TextDelta, TokenLogprob, Usage
 
 
 @dataclass

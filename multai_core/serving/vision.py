@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from multai_core import principal
 from multai_core.config import ServerConfig
-from multai_core.errors import InvalidRequest, RequestTooLarge
 from multai_core.media.image_codec import decode_data_url, decode_image
+from multai_core.plugin_api import principal
+from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
 from multai_core.protocol.chat import (
     ChatCompletionRequest,
     ChatMessage,
@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     import httpx
     from PIL import Image
 
+    from multai_core.plugin_api.types import ModelSpec
     from multai_core.scheduler import Job
     from multai_core.serving.services import Services
-    from multai_core.types import ModelSpec
 
 log = structlog.get_logger(__name__)
 UPLOADED_IMAGE_URL = "multai:uploaded-image"

@@ -10,8 +10,8 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from multai_core import principal
-from multai_core.errors import MultaiError
+from multai_core.plugin_api import principal
+from multai_core.plugin_api.errors import MultaiError
 from multai_core.protocol.operations import (
     QueueEntry,
     QueueList,

@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 
-from multai_core.errors import MultaiError
+from multai_core.plugin_api.errors import MultaiError
 from multai_core.protocol.speech import SpeechRequest, VoiceList
 from multai_core.scheduler import Job, Scheduler
 from multai_core.server.errors import error_response

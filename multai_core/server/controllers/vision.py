@@ -11,8 +11,8 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from multai_core.errors import InvalidRequest
 from multai_core.media.multipart import read_multipart
+from multai_core.plugin_api.errors import InvalidRequest
 from multai_core.protocol.chat import ChatCompletion, ChatCompletionChunk
 from multai_core.protocol.vision import VisionRequest
 from multai_core.server.openapi import streamable

@@ -23,8 +23,7 @@ from typing import Any
 from multai_bark.options import parse_options
 from multai_bark.runtime import torch_has_gpu_build
 from multai_bark.safetensors_header import read_tensors, weight_bytes
-from multai_core.errors import ServiceUnavailable
-from multai_core.types import MemoryEstimate, ModelSpec
+from multai_core.plugin_api import MemoryEstimate, ModelSpec, ServiceUnavailable
 
 MIB = 1024 * 1024
 FLOAT16, FLOAT32 = 2, 4

@@ -15,7 +15,7 @@ from multai_bark.options import BarkOptions, parse_options, voice_table
 from multai_bark.runtime import go_offline
 from multai_bark.safetensors_header import weight_files
 from multai_bark.voices import VoiceLibrary
-from multai_core.types import ModelSpec, Placement
+from multai_core.plugin_api import ModelSpec, Placement
 
 DEFAULT_MAX_INPUT_TOKENS = 256
 DEFAULT_SEMANTIC_RATE_HZ = 49.9

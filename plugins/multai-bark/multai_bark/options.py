@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from multai_core.errors import ServiceUnavailable
+from multai_core.plugin_api import ServiceUnavailable
 
 DEFAULT_VOICE = "alloy"
 

@@ -7,7 +7,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
-from multai_core import offline
+from multai_core.plugin_api import offline
 
 _GPU_LIBS = ("libtorch_cuda.so", "libc10_cuda.so", "libtorch_hip.so", "torch_cuda.dll")
 

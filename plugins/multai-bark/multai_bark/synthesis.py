@@ -15,15 +15,15 @@ from multai_bark.handle import BarkHandle
 from multai_bark.joining import join_next
 from multai_bark.sentences import split_text
 from multai_bark.tempo import TempoStretcher
+from multai_core.plugin_api import SpeechAudio, SpeechChunk, SpeechDone, SpeechStart
 from multai_core.protocol.speech import SpeechRequest
-from multai_core.results_bark import SpeechAudio, SpeechDone, SpeechStart
 
 log = structlog.get_logger(__name__)
 
 
 def speak(
     handle: BarkHandle, request: SpeechRequest, cancel: threading.Event, request_id: str = ""
-) -> Iterator[object]:
+) -> Iterator[SpeechChunk]:
     preset = handle.voices.resolve(request.voice_name)
     pieces = split_text(request.text, handle.options.max_segment_chars)
     rate = handle.sample_rate

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from multai_core.errors import InvalidRequest, ServiceUnavailable
-from multai_core.results_bark import VoiceInfo
+from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, VoiceInfo
 
 PRESET_LIBRARY = "speaker_embeddings_path.json"
 PRESET_DIMS = {"semantic_prompt": 1, "coarse_prompt": 2, "fine_prompt": 2}

@@ -12,9 +12,8 @@ from multai_bark.handle import load
 from multai_bark.safetensors_header import read_tensors, weight_bytes
 from multai_bark.synthesis import speak
 
+from multai_core.plugin_api import ModelSpec, Placement, SpeechAudio
 from multai_core.protocol.speech import SpeechRequest
-from multai_core.results_bark import SpeechAudio
-from multai_core.types import ModelSpec, Placement
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")

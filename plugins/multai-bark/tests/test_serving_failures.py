@@ -12,14 +12,22 @@ import httpx
 import pytest
 
 from multai_core.config import Config
-from multai_core.hookspecs import hookimpl
+from multai_core.plugin_api import (
+    Backend,
+    DeviceSnapshot,
+    MemoryEstimate,
+    ModelSpec,
+    SpeechAudio,
+    SpeechDone,
+    SpeechStart,
+    Task,
+    hookimpl,
+)
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.speech import SpeechRequest
-from multai_core.results_bark import SpeechAudio, SpeechDone, SpeechStart
 from multai_core.server.app import create_app
 from multai_core.testing.openai_spec import validate
 from multai_core.testing.server import threaded_server
-from multai_core.types import Backend, DeviceSnapshot, MemoryEstimate, ModelSpec, Task
 
 PIECE = b"\x01\x00" * 2400
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from multai_core.errors import InvalidRequest, ServiceUnavailable
+from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, TextDelta, Usage
 from multai_core.protocol.chat import (
     ChatCompletionRequest,
     JsonObjectFormat,
@@ -15,7 +15,6 @@ from multai_core.protocol.chat import (
     Tool,
 )
 from multai_core.protocol.common import effective_priority
-from multai_core.results import TextDelta, Usage
 from multai_llamacpp.grammars import JSON_OBJECT_GRAMMAR, schema_grammar
 from multai_llamacpp.handle import LlamaHandle
 from multai_llamacpp.messages import template_messages

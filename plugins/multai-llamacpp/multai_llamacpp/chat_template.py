@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 from multai_llamacpp.options import LlamaCppOptions
 
 if TYPE_CHECKING:

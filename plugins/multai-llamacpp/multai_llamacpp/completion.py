@@ -7,10 +7,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
-from multai_core.errors import InvalidRequest, ServiceUnavailable
+from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, TextDelta, Usage
 from multai_core.protocol.common import effective_priority
 from multai_core.protocol.completions import CompletionRequest
-from multai_core.results import TextDelta, Usage
 from multai_llamacpp.chat import sampling_from
 from multai_llamacpp.handle import LlamaHandle
 from multai_llamacpp.outputs import PlainOutput

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from multai_core.types import ModelSpec
+from multai_core.plugin_api import ModelSpec
 from multai_llamacpp import BACKEND_NAME
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from multai_core.errors import InvalidRequest, ServiceUnavailable
+from multai_core.plugin_api import EmbeddingResult, InvalidRequest, ServiceUnavailable
 from multai_core.protocol.embeddings import EmbeddingRequest
-from multai_core.results import EmbeddingResult
 from multai_llamacpp.completion import check_token_ids
 from multai_llamacpp.handle import LlamaHandle
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from multai_core.types import MemoryEstimate, ModelSpec
+from multai_core.plugin_api import MemoryEstimate, ModelSpec
 from multai_llamacpp.gguf_info import GgufInfo, read_gguf_info
 from multai_llamacpp.options import (
     LlamaCppOptions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 
 # Like llama.cpp's json.gbnf, but whitespace between tokens is bounded: a small model under a
 # grammar that allows unbounded newlines can fill max_tokens with blank lines.

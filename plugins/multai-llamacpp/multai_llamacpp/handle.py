@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from multai_core.types import EngineStats, ModelSpec, Placement
+from multai_core.plugin_api import EngineStats, ModelSpec, Placement
 from multai_llamacpp.chat_template import ChatTemplate, load_chat_template
 from multai_llamacpp.options import (
     LlamaCppOptions,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from multai_core.results import TokenLogprob, TopLogprob
+from multai_core.plugin_api import TokenLogprob, TopLogprob
 
 if TYPE_CHECKING:
     import llama_cpp

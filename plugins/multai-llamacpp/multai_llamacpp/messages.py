@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 from multai_core.protocol.chat import AudioPart, ChatMessage, ImagePart, Tool
 from multai_llamacpp.tools import hermes_system_block, render_call
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from multai_core.results import TextDelta, ToolCallDelta
+from multai_core.plugin_api import TextDelta, ToolCallDelta
 from multai_llamacpp.textstream import Piece
 from multai_llamacpp.tools import AutoToolParser, ForcedCallParser
 

@@ -1,14 +1,21 @@
-"""The hook implementations (entry point ``multai.llamacpp``). Thin: each hook checks that the
-spec or handle is this backend's and hands over to a module. Nothing here imports llama_cpp."""
+"""The hook implementations (entry point ``multai.llamacpp``). Thin: each hook hands over to a
+module; the core calls them only for this backend's models and handles. Nothing here imports
+llama_cpp."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from multai_core.hookspecs import hookimpl
-from multai_core.types import Backend, MemoryEstimate, ModelSpec, Placement, Task
+from multai_core.plugin_api import (
+    Backend,
+    InferResult,
+    MemoryEstimate,
+    ModelSpec,
+    Placement,
+    Task,
+    hookimpl,
+)
 from multai_llamacpp import BACKEND_NAME
 from multai_llamacpp.handle import LlamaHandle
 from multai_llamacpp.options import LlamaCppOptions
@@ -17,7 +24,7 @@ TASKS = frozenset({"chat", "completion", "embedding"})
 
 
 @hookimpl
-def multai_register_backends(register: Callable[[Backend], Any]) -> None:
+def multai_register_backends(register: Callable[[Backend], None]) -> None:
     from multai_llamacpp.default_model import default_models
     from multai_llamacpp.options import parse_options, resolve_n_parallel
 
@@ -37,34 +44,27 @@ def multai_register_backends(register: Callable[[Backend], Any]) -> None:
 
 
 @hookimpl
-def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate | None:
+def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate:
     """``devices`` is not needed: the estimate depends on the file and options only."""
-    if spec.backend != BACKEND_NAME:
-        return None
     from multai_llamacpp.estimate import estimate
 
     return estimate(spec)
 
 
 @hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> LlamaHandle | None:
-    if spec.backend != BACKEND_NAME:
-        return None
+def multai_load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
     from multai_llamacpp.handle import load
 
     return load(spec, placement)
 
 
 @hookimpl
-def multai_unload(handle: Any) -> None:
-    if isinstance(handle, LlamaHandle):
-        handle.close()
+def multai_unload(handle: LlamaHandle) -> None:
+    handle.close()
 
 
 @hookimpl
-def multai_infer(handle: Any, task: Task, cancel: threading.Event) -> Any:
-    if not isinstance(handle, LlamaHandle):
-        return None
+def multai_infer(handle: LlamaHandle, task: Task, cancel: threading.Event) -> InferResult:
     if task.kind == "chat":
         from multai_llamacpp.chat import run_chat
 
@@ -77,6 +77,6 @@ def multai_infer(handle: Any, task: Task, cancel: threading.Event) -> Any:
         from multai_llamacpp.embedding import run_embedding
 
         return run_embedding(handle, task.payload)
-    from multai_core.errors import InvalidRequest
+    from multai_core.plugin_api import InvalidRequest
 
     raise InvalidRequest(f"the llamacpp backend does not serve {task.kind!r} tasks")

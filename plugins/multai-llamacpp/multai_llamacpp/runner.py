@@ -10,8 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from multai_core.errors import InvalidRequest
-from multai_core.results import TextDelta
+from multai_core.plugin_api import InvalidRequest, TextDelta
 from multai_llamacpp.handle import LlamaHandle
 from multai_llamacpp.outputs import Output
 from multai_llamacpp.sampling import Sampler, SamplingConfig

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from multai_core.results import TokenLogprob
+from multai_core.plugin_api import TokenLogprob
 
 if TYPE_CHECKING:
     from multai_llamacpp.sampling import Sampler

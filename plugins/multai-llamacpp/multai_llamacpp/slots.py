@@ -19,8 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from multai_core.errors import ServiceUnavailable
-from multai_core.types import EngineStats
+from multai_core.plugin_api import EngineStats, ServiceUnavailable
 from multai_llamacpp.batch import TokenBatch
 from multai_llamacpp.logprobs import PieceCache, log_softmax, logits_at, token_logprob
 from multai_llamacpp.sequence import Finished, Sequence, Step

@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass, field
 
-from multai_core.results import TokenLogprob
+from multai_core.plugin_api import TokenLogprob
 
 
 @dataclass

@@ -8,8 +8,8 @@ import re
 import secrets
 from typing import Any
 
+from multai_core.plugin_api import ToolCallDelta
 from multai_core.protocol.chat import Tool
-from multai_core.results import ToolCallDelta
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"

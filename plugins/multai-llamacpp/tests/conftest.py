@@ -14,12 +14,20 @@ import pluggy
 import pytest
 from multai_llamacpp.default_model import default_models
 
+from multai_core.plugin_api import (
+    Backend,
+    EmbeddingResult,
+    ModelSpec,
+    Placement,
+    Task,
+    TextDelta,
+    TokenLogprob,
+    Usage,
+)
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.chat import ChatCompletionRequest
 from multai_core.protocol.completions import CompletionRequest
 from multai_core.protocol.embeddings import EmbeddingRequest
-from multai_core.results import EmbeddingResult, TextDelta, TokenLogprob, Usage
-from multai_core.types import Backend, ModelSpec, Placement, Task
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 PAYLOADS: dict[str, type[msgspec.Struct]] = {

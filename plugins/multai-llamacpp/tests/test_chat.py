@@ -9,8 +9,7 @@ import pytest
 from conftest import SYSTEM, collect, make_task, run, start
 from multai_llamacpp.chat import plan_chat
 
-from multai_core.errors import InvalidRequest
-from multai_core.results import TextDelta, Usage
+from multai_core.plugin_api import InvalidRequest, TextDelta, Usage
 
 CAPITAL = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
 WEATHER_TOOL = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from conftest import run, start
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 
 
 def test_string_prompt(pm, handle):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import embed, start
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 
 TEXTS = [
     "The cat sat on the mat.",

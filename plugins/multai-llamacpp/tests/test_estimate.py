@@ -7,7 +7,7 @@ import sys
 import msgspec
 from multai_llamacpp.gguf_info import read_gguf_info
 
-from multai_core.types import DeviceSnapshot, MemoryEstimate
+from multai_core.plugin_api import DeviceSnapshot, MemoryEstimate
 
 # Runs in a fresh process so that nothing else this session loaded blurs the figure.
 MEASURE = r"""
@@ -15,7 +15,7 @@ import gc, json, sys, threading
 import msgspec, psutil
 import llama_cpp  # the library's own pages are not the model's
 from multai_core.protocol.chat import ChatCompletionRequest
-from multai_core.types import ModelSpec, Placement
+from multai_core.plugin_api import ModelSpec, Placement
 from multai_llamacpp.chat import run_chat
 from multai_llamacpp.handle import load
 

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import multai_llamacpp.default_model as default_model
-from conftest import make_task
 from multai_llamacpp.options import LlamaCppOptions
 
-from multai_core.types import DeviceSnapshot, ModelSpec, Placement
+from multai_core.plugin_api import DeviceSnapshot
 
 
 def test_backend_registration(backend):
@@ -26,15 +24,6 @@ def test_backend_registration(backend):
 def test_no_default_model_without_the_package(monkeypatch):
     monkeypatch.setattr(default_model.importlib.util, "find_spec", lambda name: None)
     assert default_model.default_models() == []
-
-
-def test_other_backends_and_handles_are_ignored(pm):
-    other = ModelSpec(name="w", backend="whisper", path="/nonexistent")
-    assert pm.hook.multai_estimate_memory(spec=other, devices=DeviceSnapshot()) is None
-    assert pm.hook.multai_load(spec=other, placement=Placement(kind="cpu")) is None
-    task = make_task("chat", {"messages": [{"role": "user", "content": "hi"}]})
-    assert pm.hook.multai_infer(handle=object(), task=task, cancel=threading.Event()) is None
-    pm.hook.multai_unload(handle=object())
 
 
 def test_importing_the_plugin_does_not_import_llama_cpp():

@@ -10,8 +10,8 @@ from multai_llamacpp.messages import template_messages
 from multai_llamacpp.textstream import TextAssembler
 from multai_llamacpp.tools import AutoToolParser, ForcedCallParser
 
+from multai_core.plugin_api import TokenLogprob
 from multai_core.protocol.chat import ChatMessage, Tool
-from multai_core.results import TokenLogprob
 
 
 def lp(token: str) -> TokenLogprob:

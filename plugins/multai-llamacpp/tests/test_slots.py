@@ -13,7 +13,7 @@ import jsonschema
 import msgspec
 from conftest import SYSTEM, Collected, collect, run, start
 
-from multai_core.results import TextDelta, Usage
+from multai_core.plugin_api import TextDelta, Usage
 
 PERSON = {
     "type": "object",

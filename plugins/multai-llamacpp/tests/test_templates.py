@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from conftest import SYSTEM, run
 
-from multai_core.types import Placement
+from multai_core.plugin_api import Placement
 
 NATIVE_TOOLS_TEMPLATE = (
     "{% if tools %}<|im_start|>system\nTools:\n{% for t in tools %}{{ t.function.name }}: "

@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from multai_core.errors import InvalidRequest, ServiceUnavailable
+from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, Task, TextDelta, Usage
 from multai_core.protocol.chat import ChatCompletionRequest, TextFormat
-from multai_core.results import TextDelta, Usage
-from multai_core.types import Task
 from multai_llava.detokenize import IncrementalDetokenizer
 from multai_llava.generation import generate_tokens
 from multai_llava.handle import LlavaHandle

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from multai_core.errors import ServiceUnavailable
-from multai_core.types import MemoryEstimate, ModelSpec
+from multai_core.plugin_api import MemoryEstimate, ModelSpec, ServiceUnavailable
 from multai_llava.model_facts import ModelFacts, read_facts
 from multai_llava.options import LlavaOptions, parse_options
 from multai_llava.runtime import cuda_build_available

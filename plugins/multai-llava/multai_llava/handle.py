@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from multai_core.types import ModelSpec, Placement
+from multai_core.plugin_api import ModelSpec, Placement
 from multai_llava.estimate import float_bytes
 from multai_llava.options import DEFAULT_MAX_CONTEXT, LlavaOptions, parse_options
 from multai_llava.runtime import go_offline

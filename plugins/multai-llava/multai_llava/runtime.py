@@ -8,7 +8,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from multai_core import offline
+from multai_core.plugin_api import offline
 
 _CUDA_VERSION = re.compile(r"^cuda\s*(?::[^=]*)?=\s*['\"]([\d.]+)['\"]", re.M)
 

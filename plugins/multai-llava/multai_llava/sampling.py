@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 from multai_core.protocol.chat import ChatCompletionRequest
 from multai_llava.options import LlavaOptions
 

@@ -18,10 +18,9 @@ from multai_llava.estimate import GPU_OVERHEAD, breakdown
 from multai_llava.model_facts import read_facts
 from multai_llava.options import parse_options
 
+from multai_core.plugin_api import DeviceSnapshot, ModelSpec, Placement, Task, TextDelta, Usage
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.chat import ChatCompletionRequest
-from multai_core.results import TextDelta, Usage
-from multai_core.types import DeviceSnapshot, ModelSpec, Placement, Task
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")

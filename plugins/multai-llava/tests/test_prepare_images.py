@@ -13,7 +13,7 @@ import pytest
 from conftest import image_part
 from test_remote_images import CAP, PNG, image_host
 
-from multai_core.errors import InvalidRequest, MultaiError, RequestTooLarge
+from multai_core.plugin_api import InvalidRequest, MultaiError, RequestTooLarge
 from multai_core.protocol.chat import ChatCompletionRequest
 from multai_core.serving.vision import ImageLimits, prepare_images, prepare_images_blocking
 from multai_core.testing.server import threaded_server

@@ -17,10 +17,10 @@ from openai import OpenAI
 from text_only_plugin import TextOnlyPlugin
 
 from multai_core.config import Config
+from multai_core.plugin_api import ModelSpec
 from multai_core.plugins import make_plugin_manager
 from multai_core.server.app import create_app
 from multai_core.testing.server import threaded_server
-from multai_core.types import ModelSpec
 
 
 @pytest.fixture(scope="module")

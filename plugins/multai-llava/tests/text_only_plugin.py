@@ -4,12 +4,18 @@ It has no "vision" task, so the core must refuse images for it before anything i
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from multai_core.hookspecs import hookimpl
-from multai_core.results import TextDelta, Usage
-from multai_core.types import Backend, MemoryEstimate, ModelSpec, Placement, Task
+from multai_core.plugin_api import (
+    Backend,
+    MemoryEstimate,
+    ModelSpec,
+    Placement,
+    Task,
+    TextDelta,
+    Usage,
+    hookimpl,
+)
 
 
 class TextOnlyHandle:
@@ -21,25 +27,25 @@ class TextOnlyPlugin:
         self.tasks_seen: list[Task] = []
 
     @hookimpl
-    def multai_register_backends(self, register: Any) -> None:
+    def multai_register_backends(self, register: Callable[[Backend], None]) -> None:
         register(Backend(name="text-only", tasks=frozenset({"chat"})))
 
     @hookimpl
-    def multai_estimate_memory(self, spec: ModelSpec) -> MemoryEstimate | None:
-        return MemoryEstimate(cpu_bytes=1 << 20) if spec.backend == "text-only" else None
+    def multai_estimate_memory(self, spec: ModelSpec) -> MemoryEstimate:
+        return MemoryEstimate(cpu_bytes=1 << 20)
 
     @hookimpl
-    def multai_load(self, spec: ModelSpec, placement: Placement) -> TextOnlyHandle | None:
-        return TextOnlyHandle() if spec.backend == "text-only" else None
+    def multai_load(self, spec: ModelSpec, placement: Placement) -> TextOnlyHandle:
+        return TextOnlyHandle()
 
     @hookimpl
-    def multai_infer(self, handle: Any, task: Task, cancel: threading.Event) -> Any:
-        if not isinstance(handle, TextOnlyHandle):
-            return None
+    def multai_infer(
+        self, handle: TextOnlyHandle, task: Task, cancel: threading.Event
+    ) -> Iterator[TextDelta | Usage]:
         self.tasks_seen.append(task)
         return self._answer(task.payload.messages[-1].text())
 
-    def _answer(self, text: str) -> Iterator[Any]:
+    def _answer(self, text: str) -> Iterator[TextDelta | Usage]:
         yield TextDelta(text=text)
         yield TextDelta(finish_reason="stop")
         yield Usage(prompt_tokens=1, completion_tokens=1)

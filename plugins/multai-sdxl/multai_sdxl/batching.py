@@ -8,9 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from multai_core.errors import InvalidRequest
 from multai_core.media.image_codec import to_raw
-from multai_core.results_images import ImageResult, RawImage
+from multai_core.plugin_api import ImageResult, InvalidRequest, RawImage
 from multai_sdxl.estimate import working_memory
 from multai_sdxl.handle import SdxlHandle
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from multai_core.types import DeviceSnapshot, MemoryEstimate
+from multai_core.plugin_api import DeviceSnapshot, MemoryEstimate
 from multai_sdxl.pipeline_folder import PipelineFolder
 
 MiB = 1024 * 1024

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from multai_core.plugin_api import ImageResult
 from multai_core.protocol.images import ImageGenerateRequest
-from multai_core.results_images import ImageResult
 from multai_sdxl import params
 from multai_sdxl.batching import accepted_kwargs, batch_limit, run_batched
 from multai_sdxl.handle import SdxlHandle

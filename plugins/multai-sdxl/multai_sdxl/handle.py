@@ -10,8 +10,7 @@ from typing import Any
 
 import structlog
 
-from multai_core.errors import InvalidRequest
-from multai_core.types import ModelSpec, Placement
+from multai_core.plugin_api import InvalidRequest, ModelSpec, Placement
 from multai_sdxl.estimate import gpu_needs
 from multai_sdxl.options import SdxlOptions, parse_options
 from multai_sdxl.pipeline_folder import PipelineFolder, read_folder

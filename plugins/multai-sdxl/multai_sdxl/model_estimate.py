@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from multai_core.types import DeviceSnapshot, MemoryEstimate, ModelSpec
+from multai_core.plugin_api import DeviceSnapshot, MemoryEstimate, ModelSpec
 from multai_sdxl.estimate import estimate
 from multai_sdxl.options import parse_options
 from multai_sdxl.pipeline_folder import read_folder

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from multai_core.errors import ServiceUnavailable
+from multai_core.plugin_api import ServiceUnavailable
 
 Switch = Literal["auto", "on", "off"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 from multai_core.protocol.images import _ImageParams
 from multai_sdxl.options import SdxlOptions
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from multai_core.errors import ServiceUnavailable
+from multai_core.plugin_api import ServiceUnavailable
 from multai_sdxl.safetensors_header import TensorTotals, read_totals
 
 UNSAFE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")

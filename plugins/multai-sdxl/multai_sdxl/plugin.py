@@ -1,14 +1,22 @@
-"""The hook implementations (entry point ``multai.sdxl``). Thin: each hook checks that the spec
-or handle is this backend's and hands over to a module. Nothing here imports torch."""
+"""The hook implementations (entry point ``multai.sdxl``). Thin: each hook hands over to a
+module; the core calls them only for this backend's models and handles. Nothing here imports
+torch."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from multai_core.hookspecs import hookimpl
-from multai_core.types import Backend, DeviceSnapshot, MemoryEstimate, ModelSpec, Placement, Task
+from multai_core.plugin_api import (
+    Backend,
+    DeviceSnapshot,
+    InferResult,
+    MemoryEstimate,
+    ModelSpec,
+    Placement,
+    Task,
+    hookimpl,
+)
 from multai_sdxl import BACKEND_NAME
 from multai_sdxl.handle import SdxlHandle
 from multai_sdxl.options import SdxlOptions
@@ -17,7 +25,7 @@ TASKS = frozenset({"image"})
 
 
 @hookimpl
-def multai_register_backends(register: Callable[[Backend], Any]) -> None:
+def multai_register_backends(register: Callable[[Backend], None]) -> None:
     register(
         Backend(
             name=BACKEND_NAME,
@@ -29,34 +37,27 @@ def multai_register_backends(register: Callable[[Backend], Any]) -> None:
 
 
 @hookimpl
-def multai_estimate_memory(spec: ModelSpec, devices: DeviceSnapshot) -> MemoryEstimate | None:
-    if spec.backend != BACKEND_NAME:
-        return None
+def multai_estimate_memory(spec: ModelSpec, devices: DeviceSnapshot) -> MemoryEstimate:
     from multai_sdxl.model_estimate import estimate_spec
 
     return estimate_spec(spec, devices)
 
 
 @hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> SdxlHandle | None:
-    if spec.backend != BACKEND_NAME:
-        return None
+def multai_load(spec: ModelSpec, placement: Placement) -> SdxlHandle:
     from multai_sdxl.handle import load
 
     return load(spec, placement)
 
 
 @hookimpl
-def multai_unload(handle: Any) -> None:
-    if isinstance(handle, SdxlHandle):
-        handle.close()
+def multai_unload(handle: SdxlHandle) -> None:
+    handle.close()
 
 
 @hookimpl
-def multai_infer(handle: Any, task: Task, cancel: threading.Event) -> Any:
-    if not isinstance(handle, SdxlHandle):
-        return None
-    from multai_core.errors import InvalidRequest
+def multai_infer(handle: SdxlHandle, task: Task, cancel: threading.Event) -> InferResult:
+    from multai_core.plugin_api import InvalidRequest
     from multai_core.protocol.images import ImageEditRequest, ImageGenerateRequest
 
     if task.kind == "image" and isinstance(task.payload, ImageGenerateRequest):

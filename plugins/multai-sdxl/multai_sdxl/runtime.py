@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from multai_core import offline
+from multai_core.plugin_api import offline
 from multai_sdxl.options import SdxlOptions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 from multai_core.protocol.images import parse_size
 from multai_sdxl.options import SdxlOptions
 from multai_sdxl.pipeline_folder import PipelineFolder

@@ -16,9 +16,14 @@ from multai_sdxl.model_estimate import estimate_spec
 from multai_sdxl.pipeline_folder import read_folder
 from sdxl_testing import TinyModels
 
-from multai_core.errors import ServiceUnavailable
+from multai_core.plugin_api import (
+    DeviceSnapshot,
+    GpuDevice,
+    ModelSpec,
+    Placement,
+    ServiceUnavailable,
+)
 from multai_core.protocol.images import ImageGenerateRequest
-from multai_core.types import DeviceSnapshot, GpuDevice, ModelSpec, Placement
 
 GiB = 2**30
 
@@ -85,7 +90,7 @@ def test_estimate_for_cpu_and_gpu(tiny_models: TinyModels) -> None:
 def test_estimating_reads_headers_only(tiny_models: TinyModels) -> None:
     code = (
         "import sys\n"
-        "from multai_core.types import ModelSpec, DeviceSnapshot\n"
+        "from multai_core.plugin_api.types import ModelSpec, DeviceSnapshot\n"
         "import multai_sdxl.plugin as p\n"
         f"e = p.multai_estimate_memory(spec=ModelSpec(name='t', backend='sdxl', path={str(tiny_models.sdxl)!r}), devices=DeviceSnapshot())\n"
         "assert e.cpu_bytes > 0\n"

@@ -8,8 +8,8 @@ import threading
 import pytest
 from sdxl_testing import TinyModels
 
+from multai_core.plugin_api import DeviceSnapshot, GpuDevice, ModelSpec, Placement
 from multai_core.protocol.images import ImageGenerateRequest
-from multai_core.types import DeviceSnapshot, GpuDevice, ModelSpec, Placement
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 from sdxl_testing import image_file
 
-from multai_core.errors import InvalidRequest, RequestTooLarge
 from multai_core.media.image_codec import (
     decode_data_url,
     decode_image,
@@ -20,7 +19,7 @@ from multai_core.media.image_codec import (
     from_raw,
     to_raw,
 )
-from multai_core.results_images import RawImage
+from multai_core.plugin_api import InvalidRequest, RawImage, RequestTooLarge
 
 LIMITS: dict[str, Any] = {"max_pixels": 1_000_000, "max_bytes": 1_000_000}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 from multai_core.serving.image_store import ImageNotFound, ImageStore
 
 

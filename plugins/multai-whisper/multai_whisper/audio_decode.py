@@ -10,7 +10,7 @@ import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 
 if TYPE_CHECKING:
     import av

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from multai_core.types import ModelSpec
+from multai_core.plugin_api import ModelSpec
 from multai_whisper import BACKEND_NAME
 from multai_whisper.options import PACKAGED_BASE
 from multai_whisper.packaged import default_folder, find_packaged

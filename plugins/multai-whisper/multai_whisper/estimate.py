@@ -16,7 +16,7 @@ and one request whose windows fall back to sampling 5 candidates): int8, 30 s: 4
 
 from __future__ import annotations
 
-from multai_core.types import MemoryEstimate, ModelSpec
+from multai_core.plugin_api import MemoryEstimate, ModelSpec
 from multai_whisper.ct2_header import ModelHeader, read_header
 from multai_whisper.model_files import header_paths
 from multai_whisper.options import WhisperOptions, parse_options

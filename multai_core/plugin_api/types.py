@@ -1,4 +1,5 @@
-"""Core types shared by the server, the scheduler, the memory manager and every plugin."""
+"""The types a pack sees: what a model is (ModelSpec), what a pack registers (Backend), what a
+model needs (MemoryEstimate) and gets (Placement), what the machine has (DeviceSnapshot)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
-
-TaskKind = Literal[
-    "chat", "completion", "embedding", "transcription", "translation", "speech", "image", "vision"
-]
 
 
 class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -108,18 +105,3 @@ class Placement(msgspec.Struct, kw_only=True, frozen=True):
     gpu_layers: int = 0
     vram_bytes: int = 0
     ram_bytes: int = 0
-
-
-class Task(msgspec.Struct, kw_only=True):
-    """One unit of inference as a plugin sees it. ``payload`` is the decoded request of that
-    kind: the protocol Struct for JSON endpoints (ChatCompletionRequest for "chat" and "vision",
-    CompletionRequest, EmbeddingRequest, the speech and image requests), or a task Struct that
-    carries what a multipart upload held (AudioTranscriptionTask, from results_whisper, for
-    "transcription" and "translation"). ``options`` carries what serving prepared beside it
-    (e.g. the decoded images of a vision request)."""
-
-    id: str
-    kind: TaskKind
-    model: str
-    payload: Any
-    options: dict[str, Any] = msgspec.field(default_factory=dict)

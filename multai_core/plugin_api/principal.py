@@ -7,7 +7,7 @@ import contextvars
 
 import msgspec
 
-from multai_core.errors import PermissionDenied
+from multai_core.plugin_api.errors import PermissionDenied
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
