@@ -1,5 +1,5 @@
 """What a pack is asked to do: one :class:`Task` per request, routed to the pack that registered
-the model's backend."""
+the model's backend. ``payload`` is one engine task per kind, never a wire request."""
 
 from __future__ import annotations
 
@@ -7,46 +7,36 @@ from typing import Any, Literal
 
 import msgspec
 
+from multai_core.plugin_api.task_audio import SpeechTask, TranscriptionTask, VoicesTask
+from multai_core.plugin_api.task_image import ImageEditTask, ImageGenerationTask
+from multai_core.plugin_api.task_text import ChatTask, CompletionTask, EmbeddingTask
+
 TaskKind = Literal[
     "chat", "completion", "embedding", "transcription", "translation", "speech", "image", "vision"
 ]
 
-AudioTaskName = Literal["transcribe", "translate"]
-
-
-class AudioTranscriptionTask(msgspec.Struct, kw_only=True, frozen=True):
-    audio: bytes
-    """The uploaded file as sent (any container and codec); never written to disk."""
-    filename: str = ""
-    content_type: str = ""
-    task: AudioTaskName = "transcribe"
-    """"translate" produces English text whatever language is spoken."""
-    language: str | None = None
-    """ISO-639-1 code (lower case) of the spoken language; None to detect it."""
-    prompt: str | None = None
-    """Text that guides style and spelling (Whisper's initial_prompt)."""
-    temperature: float = 0.0
-    word_timestamps: bool = False
-    max_audio_seconds: float = 7200.0
-    """Longer audio is refused with a 400 while it is decoded (the server's max_audio_seconds)."""
-
-    def __repr__(self) -> str:
-        # The audio and the prompt are the caller's content: keep them out of logs and tracebacks.
-        return (
-            f"AudioTranscriptionTask(task={self.task!r}, audio=<{len(self.audio)} bytes>, "
-            f"language={self.language!r}, word_timestamps={self.word_timestamps})"
-        )
+TaskPayload = (
+    ChatTask
+    | CompletionTask
+    | EmbeddingTask
+    | TranscriptionTask
+    | SpeechTask
+    | VoicesTask
+    | ImageGenerationTask
+    | ImageEditTask
+)
 
 
 class Task(msgspec.Struct, kw_only=True):
-    """One unit of inference as a pack sees it. ``payload`` is the decoded request of that
-    kind: the protocol Struct for JSON endpoints (ChatCompletionRequest for "chat" and "vision",
-    CompletionRequest, EmbeddingRequest, the speech and image requests), or an
-    :class:`AudioTranscriptionTask` for "transcription" and "translation". ``options`` carries
-    what serving prepared beside it (e.g. the decoded images of a vision request)."""
+    """One request as a pack sees it: ``kind`` is the task kind the model was resolved for
+    ("vision" is a chat with images; "translation" a TranscriptionTask that translates)."""
 
     id: str
     kind: TaskKind
     model: str
     payload: Any
+    """One of :data:`TaskPayload` (the wire request while serving is being moved over)."""
+    priority: int = 0
+    """0 is the most urgent. A pack that queues requests itself (parallel slots) serves the
+    lower number first."""
     options: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -14,7 +14,7 @@ import structlog
 from multai_core.media.multipart import UploadedFile
 from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
 from multai_core.plugin_api.results import TranscribedSegment, TranscriptionInfo
-from multai_core.plugin_api.tasks import AudioTranscriptionTask
+from multai_core.plugin_api.task_audio import TranscriptionTask
 from multai_core.protocol.audio import (
     LIST_FIELDS,
     DurationUsage,
@@ -101,7 +101,7 @@ def start(
                 "include=logprobs is not available from Whisper models.", param="include"
             )
         words = form.response_format == "verbose_json" and "word" in form.timestamp_granularities
-    payload = AudioTranscriptionTask(
+    payload = TranscriptionTask(
         audio=upload.data,
         filename=upload.filename,
         content_type=upload.content_type,

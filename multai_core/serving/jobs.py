@@ -33,6 +33,7 @@ def submit(
         kind=kind,
         model=spec.name,
         payload=payload,
+        priority=level,
         options=dict(options or {}),
     )
     return services.scheduler.submit(

@@ -61,9 +61,9 @@ def multai_unload(handle: WhisperHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: WhisperHandle, task: Task, cancel: threading.Event) -> InferResult:
-    from multai_core.plugin_api import AudioTranscriptionTask
+    from multai_core.plugin_api import TranscriptionTask
 
-    if task.kind not in TASKS or not isinstance(task.payload, AudioTranscriptionTask):
+    if task.kind not in TASKS or not isinstance(task.payload, TranscriptionTask):
         raise InvalidRequest(f"the whisper backend does not serve {task.kind!r} tasks")
     from multai_whisper.transcribe import run
 

@@ -11,11 +11,11 @@ from typing import Any
 import structlog
 
 from multai_core.plugin_api import (
-    AudioTranscriptionTask,
     InvalidRequest,
     TranscribedSegment,
     TranscribedWord,
     TranscriptionInfo,
+    TranscriptionTask,
 )
 from multai_whisper.audio_decode import SAMPLE_RATE, decode
 from multai_whisper.handle import WhisperHandle
@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 Chunk = TranscriptionInfo | TranscribedSegment
 
 
-def check(handle: WhisperHandle, request: AudioTranscriptionTask) -> None:
+def check(handle: WhisperHandle, request: TranscriptionTask) -> None:
     """What this model cannot do, refused before any decoding."""
     language = request.language
     if request.task == "translate" and not handle.multilingual:
@@ -48,14 +48,14 @@ def check(handle: WhisperHandle, request: AudioTranscriptionTask) -> None:
 
 
 def run(
-    handle: WhisperHandle, request: AudioTranscriptionTask, cancel: threading.Event, task_id: str
+    handle: WhisperHandle, request: TranscriptionTask, cancel: threading.Event, task_id: str
 ) -> Iterator[Chunk]:
     check(handle, request)
     return _chunks(handle, request, cancel, task_id)
 
 
 def _chunks(
-    handle: WhisperHandle, request: AudioTranscriptionTask, cancel: threading.Event, task_id: str
+    handle: WhisperHandle, request: TranscriptionTask, cancel: threading.Event, task_id: str
 ) -> Iterator[Chunk]:
     started = time.perf_counter()
     audio = decode(request.audio, max_seconds=request.max_audio_seconds)

@@ -8,7 +8,7 @@ import pytest
 import srt
 import webvtt
 
-from multai_core.plugin_api import AudioTranscriptionTask, InvalidRequest, TranscribedSegment
+from multai_core.plugin_api import InvalidRequest, TranscribedSegment, TranscriptionTask
 from multai_core.protocol.audio import TranscriptionForm, TranslationForm, language_name
 from multai_core.serving.audio import DeltaText, full_text, parse_form, to_srt, to_vtt
 
@@ -98,6 +98,6 @@ def test_language_names_as_openai_writes_them() -> None:
 
 
 def test_task_repr_keeps_content_out_of_logs() -> None:
-    task = AudioTranscriptionTask(audio=b"secret audio", prompt="secret prompt")
+    task = TranscriptionTask(audio=b"secret audio", prompt="secret prompt")
     assert "secret" not in repr(task)
     assert "secret" not in repr(segment(0, 0, 1, "secret words"))

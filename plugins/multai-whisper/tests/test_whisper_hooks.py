@@ -20,7 +20,6 @@ from speech_fixtures import fixture_path
 from transcoding import encode, samples
 
 from multai_core.plugin_api import (
-    AudioTranscriptionTask,
     Backend,
     InvalidRequest,
     ModelSpec,
@@ -28,6 +27,7 @@ from multai_core.plugin_api import (
     Task,
     TranscribedSegment,
     TranscriptionInfo,
+    TranscriptionTask,
 )
 from multai_core.plugins import make_plugin_manager
 
@@ -82,7 +82,7 @@ def test_loads_int8_on_the_cpu(handle: WhisperHandle) -> None:
 
 def test_chunks_are_info_then_segments(pm: pluggy.PluginManager, handle: WhisperHandle) -> None:
     audio = fixture_path("en_invoice.wav").read_bytes()
-    chunks = list(infer(pm, handle, AudioTranscriptionTask(audio=audio, language="en")))
+    chunks = list(infer(pm, handle, TranscriptionTask(audio=audio, language="en")))
     info, *segments = chunks
     assert isinstance(info, TranscriptionInfo) and info.language == "en"
     assert info.duration == pytest.approx(5.44, abs=0.01)
@@ -94,7 +94,7 @@ def test_chunks_are_info_then_segments(pm: pluggy.PluginManager, handle: Whisper
 def test_cancel_stops_at_the_next_segment(pm: pluggy.PluginManager, handle: WhisperHandle) -> None:
     cancel = threading.Event()
     audio = fixture_path("en_call.wav").read_bytes()  # eight sentences
-    chunks = infer(pm, handle, AudioTranscriptionTask(audio=audio, language="en"), cancel)
+    chunks = infer(pm, handle, TranscriptionTask(audio=audio, language="en"), cancel)
     assert isinstance(next(chunks), TranscriptionInfo)
     assert isinstance(next(chunks), TranscribedSegment)
     cancel.set()
@@ -107,14 +107,14 @@ def test_cancelled_before_decoding_yields_nothing(
     cancel = threading.Event()
     cancel.set()
     audio = fixture_path("en_invoice.wav").read_bytes()
-    assert list(infer(pm, handle, AudioTranscriptionTask(audio=audio), cancel)) == []
+    assert list(infer(pm, handle, TranscriptionTask(audio=audio), cancel)) == []
 
 
 def test_unknown_language_is_refused_before_decoding(
     pm: pluggy.PluginManager, handle: WhisperHandle
 ) -> None:
     with pytest.raises(InvalidRequest, match="'tlh'") as caught:
-        infer(pm, handle, AudioTranscriptionTask(audio=b"not even audio", language="tlh"))
+        infer(pm, handle, TranscriptionTask(audio=b"not even audio", language="tlh"))
     assert caught.value.param == "language"
 
 
@@ -134,7 +134,7 @@ def test_vad_filter_skips_silence_and_keeps_timestamps(
         speech = samples(fixture_path("en_invoice.wav"))
         late = np.concatenate([np.zeros(12 * 16000, dtype=np.float32), speech])
         chunks = list(
-            infer(pm, vad, AudioTranscriptionTask(audio=encode(late, "flac"), language="en"))
+            infer(pm, vad, TranscriptionTask(audio=encode(late, "flac"), language="en"))
         )
     finally:
         pm.hook.multai_unload(handle=vad)
@@ -156,11 +156,11 @@ def test_english_only_models_refuse_translation_and_other_languages(spec: ModelS
         multilingual=False,
     )
     with pytest.raises(InvalidRequest, match="English-only; it cannot translate"):
-        check(english_only, AudioTranscriptionTask(audio=b"x", task="translate"))
+        check(english_only, TranscriptionTask(audio=b"x", task="translate"))
     with pytest.raises(InvalidRequest, match="English-only") as caught:
-        check(english_only, AudioTranscriptionTask(audio=b"x", language="de"))
+        check(english_only, TranscriptionTask(audio=b"x", language="de"))
     assert caught.value.param == "language"
-    check(english_only, AudioTranscriptionTask(audio=b"x", language="en"))
+    check(english_only, TranscriptionTask(audio=b"x", language="en"))
 
 
 def test_a_model_folder_without_a_model_fails_to_load(
