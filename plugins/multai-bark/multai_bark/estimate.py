@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from multai_bark.options import parse_options
-from multai_bark.runtime import torch_has_gpu_build
 from multai_bark.safetensors_header import read_tensors, weight_bytes
 from multai_core.plugin_api import MemoryEstimate, ModelSpec, ServiceUnavailable
+from multai_core.plugin_api.torch_device import torch_gpu_build
 
 MIB = 1024 * 1024
 FLOAT16, FLOAT32 = 2, 4
@@ -140,7 +140,7 @@ def estimate_folder(root: Path) -> MemoryEstimate:
         cpu_bytes=cpu + HOST_OVERHEAD,
         gpu_bytes=gpu + GPU_SLACK,
         gpu_host_bytes=GPU_HOST_BYTES,
-        supports_gpu=torch_has_gpu_build(),
+        supports_gpu=torch_gpu_build(),
     )
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multai_core.plugin_api import MemoryEstimate, ModelSpec, ServiceUnavailable
+from multai_core.plugin_api.torch_device import torch_gpu_build
 from multai_llava.model_facts import ModelFacts, read_facts
 from multai_llava.options import LlavaOptions, parse_options
-from multai_llava.runtime import cuda_build_available
 
 MIB = 1024 * 1024
 GPU_OVERHEAD = 64 * MIB
@@ -102,5 +102,5 @@ def estimate(spec: ModelSpec) -> MemoryEstimate:
         cpu_bytes=breakdown(facts, options, gpu=False).total,
         gpu_bytes=breakdown(facts, options, gpu=True).total,
         gpu_host_bytes=GPU_HOST_BYTES,
-        supports_gpu=cuda_build_available(),
+        supports_gpu=torch_gpu_build(),
     )

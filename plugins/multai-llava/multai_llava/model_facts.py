@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multai_core.plugin_api.safetensors import TensorInfo
 from multai_llava.options import DEFAULT_MAX_CONTEXT, LlavaOptions
-from multai_llava.safetensors_header import TensorInfo, read_folder
+from multai_llava.safetensors_header import read_folder
 
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 _VISION = ("vision", "visual", "image_newline", "multi_modal_projector", "mm_projector")

@@ -20,7 +20,7 @@ from multai_llava.detokenize import IncrementalDetokenizer
 from multai_llava.estimate import breakdown
 from multai_llava.model_facts import read_facts
 from multai_llava.options import parse_options
-from multai_llava.safetensors_header import read_header, weight_files
+from multai_llava.safetensors_header import weight_files
 from multai_llava.stops import StopScanner
 
 from multai_core.plugin_api import (
@@ -33,6 +33,7 @@ from multai_core.plugin_api import (
     TextDelta,
     Usage,
 )
+from multai_core.plugin_api.safetensors import read_header
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.chat import ChatCompletionRequest
 

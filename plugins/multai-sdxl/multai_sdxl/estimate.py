@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from multai_core.plugin_api import DeviceSnapshot, MemoryEstimate
+from multai_core.plugin_api.torch_device import torch_gpu_build
 from multai_sdxl.pipeline_folder import PipelineFolder
 
 MiB = 1024 * 1024
@@ -93,7 +94,7 @@ def estimate(
         cpu_bytes=cpu_bytes,
         gpu_bytes=gpu_bytes,
         gpu_host_bytes=HOST_RUNTIME_BYTES,
-        supports_gpu=True,
+        supports_gpu=torch_gpu_build(),
     )
 
 
