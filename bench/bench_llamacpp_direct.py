@@ -16,17 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import multai_llamacpp.plugin
 from multai_llamacpp.options import LlamaCppOptions
 from multai_llamacpp.runtime import model_params_override, resolve_cpu_repack
 
 from bench._common import median, smollm2_path
+from multai_core.plugin_api import CompletionTask, SamplingParams
 from multai_core.plugin_api.results import TextDelta
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec, Placement
 from multai_core.plugins import make_plugin_manager
-from multai_core.protocol.completions import CompletionRequest
 
 N_CTX = 2048
 MAX_TOKENS = 128
@@ -53,15 +52,10 @@ def plugin_run(
     pm: Any, handle: Any, tokens: list[int], bias: dict[int, float], max_tokens: int
 ) -> list[float]:
     handle.engine.forget()  # no prefix cache between rounds
-    payload = msgspec.convert(
-        {
-            "model": "bench",
-            "prompt": tokens,
-            "max_tokens": max_tokens,
-            "temperature": 0.0,
-            "logit_bias": {str(k): v for k, v in bias.items()},
-        },
-        CompletionRequest,
+    payload = CompletionTask(
+        prompts=[tokens],
+        max_tokens=max_tokens,
+        sampling=SamplingParams(temperature=0.0, logit_bias=dict(bias)),
     )
     task = Task(id="bench", kind="completion", model="bench", payload=payload)
     stamps: list[float] = []

@@ -12,7 +12,10 @@ from typing import Any
 
 from multai_core.plugin_api import (
     Backend,
+    ChatTask,
+    CompletionTask,
     EmbeddingResult,
+    EmbeddingTask,
     InferResult,
     InvalidRequest,
     MemoryEstimate,
@@ -23,9 +26,6 @@ from multai_core.plugin_api import (
     Usage,
     hookimpl,
 )
-from multai_core.protocol.chat import ChatCompletionRequest
-from multai_core.protocol.completions import CompletionRequest
-from multai_core.protocol.embeddings import EmbeddingRequest
 
 MiB = 2**20
 
@@ -79,31 +79,35 @@ class EchoPlugin:
             self.unloads.append(handle.spec.name)
 
     @hookimpl
-    def multai_infer(
-        self, handle: EchoHandle, task: Task, cancel: threading.Event
-    ) -> InferResult:
-        if task.kind == "embedding":
-            return self._embed(task.payload)
-        return self._generate(handle, task, cancel)
+    def multai_infer(self, handle: EchoHandle, task: Task, cancel: threading.Event) -> InferResult:
+        match task.payload:
+            case EmbeddingTask() as embedding:
+                return self._embed(embedding)
+            case ChatTask(messages=messages, max_tokens=limit):
+                return self._generate(handle, task, messages[-1].text(), limit, cancel)
+            case CompletionTask(prompts=[str() as prompt], max_tokens=limit):
+                return self._generate(handle, task, prompt, limit, cancel)
+            case CompletionTask(prompts=prompts, max_tokens=limit):
+                return self._generate(handle, task, str(prompts), limit, cancel)
+        raise InvalidRequest(f"the echo backend does not serve {task.payload!r}")
 
-    def _embed(self, req: EmbeddingRequest) -> EmbeddingResult:
+    def _embed(self, embedding: EmbeddingTask) -> EmbeddingResult:
         vectors = []
-        for text in req.inputs():
+        for text in embedding.inputs:
             digest = hashlib.sha256(str(text).encode()).digest()[:8]
             vector = [b - 127.5 for b in digest]
             norm = math.sqrt(sum(v * v for v in vector))
             vectors.append([v / norm for v in vector])
         return EmbeddingResult(vectors=vectors, prompt_tokens=len(vectors))
 
-    def _generate(self, handle: EchoHandle, task: Task, cancel: threading.Event) -> Iterator[Any]:
-        payload = task.payload
-        if isinstance(payload, ChatCompletionRequest):
-            text = payload.messages[-1].text()
-            limit = payload.token_limit()
-        else:
-            assert isinstance(payload, CompletionRequest)
-            text = payload.prompt if isinstance(payload.prompt, str) else str(payload.prompt)
-            limit = payload.max_tokens
+    def _generate(
+        self,
+        handle: EchoHandle,
+        task: Task,
+        text: str,
+        limit: int | None,
+        cancel: threading.Event,
+    ) -> Iterator[Any]:
         if text == "too long":
             raise InvalidRequest(
                 "prompt too long", param="messages", code="context_length_exceeded"

@@ -16,7 +16,8 @@ import warnings
 from typing import TYPE_CHECKING, Literal
 
 from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
-from multai_core.plugin_api.results import PixelMode, RawImage
+from multai_core.plugin_api.images import from_pil, to_pil
+from multai_core.plugin_api.results import RawImage
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -30,6 +31,10 @@ CONTENT_TYPES: dict[str, str] = {
 }
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),", re.ASCII)
 _MiB = 1024 * 1024
+
+# RawImage <-> Pillow under the core's names; the one copy is public, for packs
+to_raw = from_pil
+from_raw = to_pil
 
 
 def _mib(n: int) -> str:
@@ -128,33 +133,6 @@ def decode_data_url(
     return decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes, param=param)
 
 
-def to_raw(image: Image.Image, mode: PixelMode = "RGB") -> RawImage:
-    """Pixels of ``image`` converted to ``mode`` (transparency composited on white for RGB)."""
-    if mode == "RGB" and image.mode in ("RGBA", "LA", "P", "PA"):
-        from PIL import Image as PILImage
-
-        rgba = image.convert("RGBA")
-        background = PILImage.new("RGBA", rgba.size, (255, 255, 255, 255))
-        converted = PILImage.alpha_composite(background, rgba).convert("RGB")
-    else:
-        converted = image.convert(mode)
-    return RawImage(
-        width=converted.width, height=converted.height, mode=mode, pixels=converted.tobytes()
-    )
-
-
-def from_raw(raw: RawImage) -> Image.Image:
-    from PIL import Image
-
-    expected = raw.width * raw.height * len(raw.mode)
-    if raw.width <= 0 or raw.height <= 0 or len(raw.pixels) != expected:
-        raise ValueError(
-            f"raw image {raw.width}x{raw.height} {raw.mode} needs {expected} bytes, "
-            f"got {len(raw.pixels)}"
-        )
-    return Image.frombytes(raw.mode, (raw.width, raw.height), raw.pixels)
-
-
 def encode_image(image: Image.Image, output_format: OutputFormat, *, quality: int = 100) -> bytes:
     """PNG (lossless), JPEG or WEBP bytes; ``quality`` (0-100) applies to JPEG and WEBP."""
     buffer = io.BytesIO()
@@ -177,4 +155,4 @@ def encode_image(image: Image.Image, output_format: OutputFormat, *, quality: in
 
 
 def encode_raw(raw: RawImage, output_format: OutputFormat, *, quality: int = 100) -> bytes:
-    return encode_image(from_raw(raw), output_format, quality=quality)
+    return encode_image(to_pil(raw), output_format, quality=quality)

@@ -17,6 +17,7 @@ from multai_core.plugin_api.errors import (
     ServiceUnavailable,
 )
 from multai_core.plugin_api.hookspecs import hookimpl
+from multai_core.plugin_api.images import from_pil, to_pil
 from multai_core.plugin_api.principal import Principal
 from multai_core.plugin_api.results import (
     EmbeddingResult,
@@ -49,6 +50,7 @@ from multai_core.plugin_api.task_text import (
     ImagePart,
     Message,
     ResponseFormat,
+    Sampling,
     SamplingParams,
     TextPart,
     ToolCall,
@@ -95,6 +97,7 @@ __all__ = [
     "ReportsEngineStats",
     "RequestTooLarge",
     "ResponseFormat",
+    "Sampling",
     "SamplingParams",
     "ServiceUnavailable",
     "SpeechAudio",
@@ -122,6 +125,8 @@ __all__ = [
     "VoiceCatalog",
     "VoiceInfo",
     "VoicesTask",
+    "from_pil",
     "hookimpl",
     "offline",
+    "to_pil",
 ]

@@ -46,11 +46,18 @@ class SpeechTask(msgspec.Struct, kw_only=True, frozen=True):
     response_format: SpeechFormat = "mp3"
     speed: float = 1.0
     """0.25 to 4.0; 1.0 is the voice's own pace."""
+    instructions: str | None = None
+    """How to speak (tone, accent), for a model that takes style instructions; others ignore
+    it, as OpenAI's tts-1 does."""
 
     def __repr__(self) -> str:
-        return f"SpeechTask(voice={self.voice!r}, text=<{len(self.text)} chars>)"
+        # The text and instructions are the caller's content: keep them out of logs.
+        return (
+            f"SpeechTask(voice={self.voice!r}, response_format={self.response_format!r}, "
+            f"speed={self.speed}, text=<{len(self.text)} chars>)"
+        )
 
 
 class VoicesTask(msgspec.Struct, kw_only=True, frozen=True):
-    """List the voices of a model; answered from the pack's ``voices`` without a load where the
-    backend can (:class:`multai_core.plugin_api.Backend`)."""
+    """List the voices of the task's model; the pack returns one VoiceCatalog. Only a backend
+    without ``Backend.voices`` gets it (that field answers without loading the model)."""

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from multai_core.plugin_api.errors import InvalidRequest
 from multai_core.plugin_api.results import RawImage
 
 JsonSchema = dict[str, Any]
@@ -24,17 +25,71 @@ class SamplingParams(msgspec.Struct, kw_only=True, frozen=True):
     frequency_penalty: float | None = None
     repeat_penalty: float | None = None
     logit_bias: dict[int, float] = msgspec.field(default_factory=dict)
-    """Token id to a bias added to its logit (-100 to 100)."""
+    """Token id to a bias added to its logit (-100 to 100). Serving checked the keys and
+    values; only the model knows its vocabulary: see :meth:`check_vocabulary`."""
     seed: int | None = None
+
+    def resolve(self, *, n_vocab: int, top_k: int, min_p: float) -> Sampling:
+        """Every unset setting filled in: OpenAI's defaults (temperature 1, top_p 1, no
+        penalties) and the model's own ``top_k`` and ``min_p``; the logit bias checked against
+        the vocabulary (:meth:`check_vocabulary`)."""
+        self.check_vocabulary(n_vocab)
+        return Sampling(
+            temperature=1.0 if self.temperature is None else self.temperature,
+            top_p=1.0 if self.top_p is None else self.top_p,
+            top_k=top_k if self.top_k is None else self.top_k,
+            min_p=min_p if self.min_p is None else self.min_p,
+            presence_penalty=self.presence_penalty or 0.0,
+            frequency_penalty=self.frequency_penalty or 0.0,
+            repeat_penalty=1.0 if self.repeat_penalty is None else self.repeat_penalty,
+            logit_bias=dict(self.logit_bias),
+            seed=self.seed,
+        )
+
+    def check_vocabulary(self, n_vocab: int) -> None:
+        """InvalidRequest (400) when a logit_bias token id is not in ``0..n_vocab - 1``."""
+        for token in self.logit_bias:
+            if not 0 <= token < n_vocab:
+                raise InvalidRequest(
+                    f"logit_bias token {token} is outside the vocabulary (0..{n_vocab - 1})",
+                    param="logit_bias",
+                )
+
+
+class Sampling(msgspec.Struct, kw_only=True, frozen=True):
+    """SamplingParams with nothing left to a default (:meth:`SamplingParams.resolve`)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    """0 is off."""
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repeat_penalty: float = 1.0
+    """1.0 is off (OpenAI has no repeat penalty)."""
+    logit_bias: dict[int, float] = msgspec.field(default_factory=dict)
+    seed: int | None = None
+    """None: a random seed per choice."""
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
 
 
 class TextPart(msgspec.Struct, kw_only=True, frozen=True, tag="text"):
     text: str
 
+    def __repr__(self) -> str:
+        return f"TextPart(<{len(self.text)} chars>)"
+
 
 class ImagePart(msgspec.Struct, kw_only=True, frozen=True, tag="image"):
     image: RawImage
     """Decoded and checked by serving (size, count, no remote fetch unless allowed)."""
+
+    def __repr__(self) -> str:
+        return f"ImagePart({self.image.width}x{self.image.height} {self.image.mode})"
 
 
 class ToolCall(msgspec.Struct, kw_only=True, frozen=True):
@@ -61,6 +116,9 @@ class Message(msgspec.Struct, kw_only=True, frozen=True):
 
     def images(self) -> list[RawImage]:
         return [p.image for p in self.content if isinstance(p, ImagePart)]
+
+    def __repr__(self) -> str:
+        return f"Message(role={self.role!r}, parts=<{len(self.content)}>)"
 
 
 class ToolSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -97,6 +155,10 @@ class ChatTask(msgspec.Struct, kw_only=True, frozen=True):
     response_format: ResponseFormat = ResponseFormat()
     n_threads: int | None = None
     """A request's own CPU thread count (llama.cpp's extension), None for the model's."""
+
+    def images(self) -> list[RawImage]:
+        """Every image of every message, in message order."""
+        return [image for message in self.messages for image in message.images()]
 
     def __repr__(self) -> str:
         return f"ChatTask(messages=<{len(self.messages)}>, n={self.n})"

@@ -3,7 +3,7 @@ the model's backend. ``payload`` is one engine task per kind, never a wire reque
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -34,9 +34,9 @@ class Task(msgspec.Struct, kw_only=True):
     id: str
     kind: TaskKind
     model: str
-    payload: Any
-    """One of :data:`TaskPayload` (the wire request while serving is being moved over)."""
+    payload: TaskPayload
+    """The engine task: a pack matches on its type (``match task.payload: case ChatTask(): ...``)
+    and raises InvalidRequest for one it does not serve."""
     priority: int = 0
     """0 is the most urgent. A pack that queues requests itself (parallel slots) serves the
     lower number first."""
-    options: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -8,6 +8,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from multai_core.plugin_api.results import VoiceInfo
+
 
 class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
     """One servable model: from the config's [[models]] or a plugin's defaults."""
@@ -38,6 +40,10 @@ class Backend(msgspec.Struct, kw_only=True, frozen=True):
     concurrency: Callable[[ModelSpec], int] | None = None
     """How many requests of a model this backend serves at once (for a spec that leaves
     ``max_concurrency`` unset); None means one."""
+    voices: Callable[[ModelSpec], list[VoiceInfo]] | None = None
+    """Describe a speech model's voices without loading it (from its files, no torch): GET
+    /v1/audio/voices then answers at once. None: the listing runs a VoicesTask on the loaded
+    model. It may raise the errors of :mod:`multai_core.plugin_api.errors`."""
 
 
 class EngineStats(msgspec.Struct, kw_only=True, frozen=True):

@@ -63,14 +63,6 @@ class ChatMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     tool_call_id: str | None = None
     refusal: str | None = None
 
-    def text(self) -> str:
-        """The message's text parts joined; images and audio are not text."""
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
-
     def has_images(self) -> bool:
         return isinstance(self.content, list) and any(
             isinstance(p, ImagePart) for p in self.content

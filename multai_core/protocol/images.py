@@ -4,12 +4,10 @@ negative_prompt, seed, strength)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 import msgspec
 
-from multai_core.plugin_api.errors import InvalidRequest
 from multai_core.plugin_api.results import RawImage
 from multai_core.protocol.common import Priority, ServiceTier
 
@@ -20,10 +18,9 @@ ResponseFormat = Literal["url", "b64_json"]
 OutputFormat = Literal["png", "jpeg", "webp"]
 # The only sizes OpenAI's ImagesResponse.size enum allows; any other size is left out of replies.
 RESPONSE_SIZES = frozenset({"1024x1024", "1024x1536", "1536x1024"})
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7]\s*(\d{1,5})\s*$")  # x, X or the sign
 
 
-class _ImageParams(msgspec.Struct, kw_only=True):
+class ImageParams(msgspec.Struct, kw_only=True):
     """What generation and editing share."""
 
     prompt: Annotated[str, msgspec.Meta(max_length=32000)]
@@ -46,60 +43,13 @@ class _ImageParams(msgspec.Struct, kw_only=True):
     priority: Priority | None = None
     service_tier: ServiceTier | None = None
 
-    def count(self) -> int:
-        """``n``, or its alias ``number_of_images``; 1 when neither is given."""
-        if (
-            self.n is not None
-            and self.number_of_images is not None
-            and (self.n != self.number_of_images)
-        ):
-            raise InvalidRequest(
-                "n and number_of_images are the same setting; send one of them.", param="n"
-            )
-        return self.n or self.number_of_images or 1
 
-    def steps(self) -> int | None:
-        """``number_of_steps`` or ``num_inference_steps``; None for the model's default."""
-        a, b = self.number_of_steps, self.num_inference_steps
-        if a is not None and b is not None and a != b:
-            raise InvalidRequest(
-                "number_of_steps and num_inference_steps are the same setting; send one.",
-                param="num_inference_steps",
-            )
-        return a if a is not None else b
-
-    def requested_size(self) -> tuple[int, int] | None:
-        """(width, height), or None for the model's default (``size`` absent or "auto")."""
-        return parse_size(self.size)
-
-    def response_size(self) -> str | None:
-        """The size to echo in the response: only values OpenAI's enum has."""
-        size = self.requested_size()
-        text = f"{size[0]}x{size[1]}" if size else None
-        return text if text in RESPONSE_SIZES else None
-
-
-def parse_size(size: str | None) -> tuple[int, int] | None:
-    if size is None or size.strip().lower() == "auto":
-        return None
-    match = _SIZE.match(size)
-    if match is None:
-        raise InvalidRequest(
-            f"Invalid size {size[:40]!r}: use WIDTHxHEIGHT in pixels (e.g. '512x512') or 'auto'.",
-            param="size",
-        )
-    width, height = int(match.group(1)), int(match.group(2))
-    if width < 1 or height < 1:
-        raise InvalidRequest("size must have a width and a height of at least 1.", param="size")
-    return width, height
-
-
-class ImageGenerateRequest(_ImageParams, kw_only=True):
+class ImageGenerateRequest(ImageParams, kw_only=True):
     style: str | None = None
     moderation: str | None = None
 
 
-class ImageEditRequest(_ImageParams, kw_only=True):
+class ImageEditRequest(ImageParams, kw_only=True):
     """A multipart edit request after serving decoded its files: ``image`` (RGB) and ``mask``
     (RGBA; transparent pixels mark what to repaint, as in OpenAI's API)."""
 

@@ -44,7 +44,7 @@ class SpeechRequest(msgspec.Struct, kw_only=True):
     speed: Annotated[float, msgspec.Meta(ge=0.25, le=4.0)] = 1.0
     stream_format: str = "audio"
     instructions: str | None = None
-    """Accepted and ignored: Bark-like models take no style instructions (as tts-1)."""
+    """Passed to the model; those that take no style instructions (Bark, as tts-1) ignore it."""
     priority: Priority | None = None
 
     @property
@@ -96,12 +96,6 @@ class SpeechUsage(msgspec.Struct, kw_only=True):
 
 class SpeechAudioDone(msgspec.Struct, kw_only=True, tag_field="type", tag="speech.audio.done"):
     usage: SpeechUsage
-
-
-class VoicesQuery(msgspec.Struct, kw_only=True):
-    """The task payload of GET /v1/audio/voices: list the voices of one speech model."""
-
-    model: str
 
 
 class Voice(msgspec.Struct, kw_only=True):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
+from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import InvalidRequest
-from multai_core.plugin_api.results import TextDelta, Usage
+from multai_core.plugin_api.results import RawImage, TextDelta, Usage
 from multai_core.plugin_api.tasks import TaskKind
+from multai_core.plugin_api.types import ModelSpec
 from multai_core.protocol.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -20,23 +21,37 @@ from multai_core.protocol.chat import (
     ToolCallChunk,
 )
 from multai_core.protocol.common import Usage as WireUsage
+from multai_core.protocol.common import effective_priority
 from multai_core.scheduler import Job
-from multai_core.serving import sse, vision
+from multai_core.serving import sse
+from multai_core.serving.chat_images import ImageLimits, prepare_images
+from multai_core.serving.chat_task import chat_task, check
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
 from multai_core.serving.text import fold, wire_logprobs, wire_usage
 
 
-def start(
+def check_caller(spec: ModelSpec, req: ChatCompletionRequest) -> None:
+    """The caller's access to the model and priority, checked before any image work, so that
+    no one makes this server decode or fetch for a model it may not use (submit checks it
+    again)."""
+    principal.current().check(
+        model=spec.name,
+        aliases=spec.aliases,
+        priority=effective_priority(req.priority, req.service_tier),
+    )
+
+
+async def start(
     services: Services,
     req: ChatCompletionRequest,
     request_id: str,
-    images: list[Any] | None = None,
+    images: list[RawImage] | None = None,
 ) -> Job:
-    """Check and queue a chat request. A model that sees images gets them decoded and
-    checked here, before queueing, in ``Task.options["images"]`` (message order); pass
-    ``images`` when they were prepared already (vision.start_chat does it off the event loop;
-    without it a remote image is fetched in this thread)."""
+    """Check and queue a chat request. For a model that sees images, the request's images are
+    decoded and checked before queueing, off the event loop, after the caller's access is
+    checked (no one makes this server fetch or decode for a model it may not use). Pass
+    ``images`` when they were prepared already (one per image part, in message order)."""
     spec = services.registry.resolve(req.model)
     tasks = services.registry.tasks_of(spec)
     has_images = any(m.has_images() for m in req.messages)
@@ -46,33 +61,22 @@ def start(
             param="messages",
             code="image_not_supported",
         )
-    if req.tool_choice is not None and not isinstance(req.tool_choice, str) and not req.tools:
-        raise InvalidRequest(
-            "tool_choice names a function but no tools were given.", param="tool_choice"
-        )
-    if req.top_logprobs and not req.logprobs:
-        raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
+    if has_images and images is None:
+        check(req)  # the wire's refusals before any image work (chat_task checks them too)
+        check_caller(spec, req)
+        images = await prepare_images(req, ImageLimits.of(services.config.server))
     # "vision" tells a backend that serves both kinds that this task carries images
     sees = "vision" in tasks and (has_images or "chat" not in tasks)
     kind: TaskKind = "vision" if sees else "chat"
-    options: dict[str, Any] = {}
-    if has_images:
-        if images is None:
-            vision.check_caller(spec, req)
-            images = vision.prepare_images_blocking(
-                req, vision.ImageLimits.of(services.config.server)
-            )
-        options["images"] = images
     return submit(
         services,
         request_id=request_id,
         kind=kind,
-        payload=req,
+        payload=chat_task(req, images or []),
         model=req.model,
         priority=req.priority,
         service_tier=req.service_tier,
         gpu_layers=req.n_gpu_layers,
-        options=options,
     )
 
 

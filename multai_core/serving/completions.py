@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 
 from multai_core.plugin_api.results import TextDelta, TokenLogprob, Usage
+from multai_core.plugin_api.task_text import CompletionTask
 from multai_core.protocol.completions import (
     Completion,
     CompletionChoice,
@@ -15,8 +16,27 @@ from multai_core.protocol.completions import (
 from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit
+from multai_core.serving.sampling import sampling_params
 from multai_core.serving.services import Services
 from multai_core.serving.text import fold, wire_usage
+
+DEFAULT_MAX_TOKENS = 16
+"""OpenAI's default for /v1/completions."""
+
+
+def completion_task(req: CompletionRequest) -> CompletionTask:
+    return CompletionTask(
+        prompts=req.prompts(),
+        suffix=req.suffix,
+        sampling=sampling_params(req),
+        max_tokens=DEFAULT_MAX_TOKENS if req.max_tokens is None else req.max_tokens,
+        stop=req.stop_list(),
+        n=req.n or 1,
+        best_of=req.best_of,
+        echo=bool(req.echo),
+        logprobs=req.logprobs,
+        n_threads=req.n_threads,
+    )
 
 
 def start(services: Services, req: CompletionRequest, request_id: str) -> Job:
@@ -24,7 +44,7 @@ def start(services: Services, req: CompletionRequest, request_id: str) -> Job:
         services,
         request_id=request_id,
         kind="completion",
-        payload=req,
+        payload=completion_task(req),
         model=req.model,
         priority=req.priority,
         service_tier=req.service_tier,

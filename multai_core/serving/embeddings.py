@@ -7,6 +7,7 @@ import struct
 
 from multai_core.plugin_api.errors import InferenceFailed
 from multai_core.plugin_api.results import EmbeddingResult
+from multai_core.plugin_api.task_text import EmbeddingTask
 from multai_core.protocol.embeddings import (
     Embedding,
     EmbeddingList,
@@ -18,12 +19,16 @@ from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
 
 
+def embedding_task(req: EmbeddingRequest) -> EmbeddingTask:
+    return EmbeddingTask(inputs=req.inputs(), dimensions=req.dimensions)
+
+
 def start(services: Services, req: EmbeddingRequest, request_id: str) -> Job:
     return submit(
         services,
         request_id=request_id,
         kind="embedding",
-        payload=req,
+        payload=embedding_task(req),
         model=req.model,
         priority=req.priority,
     )

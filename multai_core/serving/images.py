@@ -15,20 +15,23 @@ import time
 
 import msgspec
 
-from multai_core.media.image_codec import CONTENT_TYPES, decode_image, encode_raw, to_raw
+from multai_core.media.image_codec import CONTENT_TYPES, decode_image, encode_raw
 from multai_core.media.multipart import MultipartForm, UploadedFile
 from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
+from multai_core.plugin_api.images import from_pil
 from multai_core.plugin_api.results import ImageResult, RawImage
+from multai_core.plugin_api.task_image import ImageEditTask, ImageGenerationTask
 from multai_core.protocol.images import (
     RESPONSE_SIZES,
     ImageData,
     ImageEditRequest,
     ImageGenerateRequest,
+    ImageParams,
     ImagesResponse,
-    _ImageParams,
 )
 from multai_core.scheduler import Job
 from multai_core.serving.image_store import ImageStore
+from multai_core.serving.image_tasks import edit_task, generation_task
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
 
@@ -66,37 +69,14 @@ def _model_name(services: Services, requested: str | None) -> str:
     )
 
 
-def _check(services: Services, req: _ImageParams) -> None:
-    if not req.prompt.strip():
-        raise InvalidRequest("prompt must not be empty: describe the image.", param="prompt")
-    req.count()
-    req.steps()
-    size = req.requested_size()
-    limit = services.config.server.max_image_pixels
-    if size is not None and size[0] * size[1] > limit:
-        raise InvalidRequest(
-            f"size {size[0]}x{size[1]} is over this server's limit of {limit} pixels per image.",
-            param="size",
-        )
-    if req.stream:
-        raise InvalidRequest(
-            "Streaming image generation is not supported; leave out `stream`.", param="stream"
-        )
-    if req.background == "transparent":
-        raise InvalidRequest(
-            "Transparent backgrounds are not supported by this server's image models; use "
-            "'opaque' or 'auto'.",
-            param="background",
-        )
-
-
-def _submit(services: Services, req: _ImageParams, request_id: str) -> Job:
-    _check(services, req)
+def _submit(
+    services: Services, req: ImageParams, task: ImageGenerationTask | ImageEditTask, request_id: str
+) -> Job:
     return submit(
         services,
         request_id=request_id,
         kind="image",
-        payload=req,
+        payload=task,
         model=_model_name(services, req.model),
         priority=req.priority,
         service_tier=req.service_tier,
@@ -104,16 +84,16 @@ def _submit(services: Services, req: _ImageParams, request_id: str) -> Job:
 
 
 def start_generate(services: Services, req: ImageGenerateRequest, request_id: str) -> Job:
-    return _submit(services, req, request_id)
+    task = generation_task(req, max_pixels=services.config.server.max_image_pixels)
+    return _submit(services, req, task, request_id)
 
 
 def start_edit(services: Services, req: ImageEditRequest, request_id: str) -> Job:
-    return _submit(services, req, request_id)
+    task = edit_task(req, max_pixels=services.config.server.max_image_pixels)
+    return _submit(services, req, task, request_id)
 
 
-async def complete(
-    services: Services, job: Job, req: _ImageParams, base_url: str
-) -> ImagesResponse:
+async def complete(services: Services, job: Job, req: ImageParams, base_url: str) -> ImagesResponse:
     results = [r for r in await collect(job) if isinstance(r, ImageResult)]
     if len(results) != 1 or not results[0].images:
         raise InferenceFailed("The image model returned no images.")
@@ -168,11 +148,11 @@ def _decode_edit_images(
     server = services.config.server
     limits = {"max_pixels": server.max_image_pixels, "max_bytes": server.max_image_bytes}
     with decode_image(image.data, param="image", **limits) as picture:
-        raw_image = to_raw(picture, "RGB")
+        raw_image = from_pil(picture, "RGB")
     if mask is None:
         return raw_image, None
     with decode_image(mask.data, param="mask", **limits) as picture:
-        raw_mask = to_raw(picture, "RGBA")
+        raw_mask = from_pil(picture, "RGBA")
     if (raw_mask.width, raw_mask.height) != (raw_image.width, raw_image.height):
         raise InvalidRequest(
             f"The mask is {raw_mask.width}x{raw_mask.height} but the image is "

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from multai_core.plugin_api import principal
-from multai_core.plugin_api.tasks import Task, TaskKind
+from multai_core.plugin_api.tasks import Task, TaskKind, TaskPayload
 from multai_core.protocol.common import effective_priority
 from multai_core.scheduler import Job
 from multai_core.serving.services import Services
@@ -17,12 +17,11 @@ def submit(
     *,
     request_id: str,
     kind: TaskKind,
-    payload: Any,
+    payload: TaskPayload,
     model: str,
     priority: int | None = None,
     service_tier: str | None = None,
     gpu_layers: int | None = None,
-    options: dict[str, Any] | None = None,
 ) -> Job:
     spec = services.registry.resolve(model, kind=kind)
     caller = principal.current()
@@ -34,7 +33,6 @@ def submit(
         model=spec.name,
         payload=payload,
         priority=level,
-        options=dict(options or {}),
     )
     return services.scheduler.submit(
         task, spec, priority=level, gpu_layers=gpu_layers, owner=caller.id

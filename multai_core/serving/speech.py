@@ -1,5 +1,6 @@
-"""POST /v1/audio/speech: request -> job -> the audio file, streamed as the model speaks it
-(or OpenAI's speech SSE events). GET /v1/audio/voices: a VoicesQuery job -> VoiceList.
+"""POST /v1/audio/speech: request -> SpeechTask job -> the audio file, streamed as the model
+speaks it (or OpenAI's speech SSE events). GET /v1/audio/voices -> VoiceList, from the
+backend's ``voices`` without loading the model, else from a VoicesTask job.
 
 The response starts once the first piece of audio exists, so a bad voice or a failure in the
 first sentence is still a plain HTTP error. A failure after that cannot change the status: the
@@ -9,19 +10,30 @@ connection is cut before the last chunk, which every HTTP client reports as an i
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import structlog
 
+from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import (
     InferenceFailed,
     InvalidRequest,
     ModelNotFound,
     MultaiError,
 )
-from multai_core.plugin_api.results import SpeechAudio, SpeechDone, SpeechStart, VoiceCatalog
+from multai_core.plugin_api.results import (
+    SpeechAudio,
+    SpeechDone,
+    SpeechStart,
+    VoiceCatalog,
+    VoiceInfo,
+)
+from multai_core.plugin_api.task_audio import SpeechFormat, SpeechTask, VoicesTask
+from multai_core.protocol.common import effective_priority
 from multai_core.protocol.speech import (
     CONTENT_TYPES,
     SpeechAudioDelta,
@@ -30,7 +42,6 @@ from multai_core.protocol.speech import (
     SpeechUsage,
     Voice,
     VoiceList,
-    VoicesQuery,
 )
 from multai_core.scheduler import Job
 from multai_core.serving import sse
@@ -50,6 +61,18 @@ class Opening:
     ended: bool = False
 
 
+def speech_task(req: SpeechRequest) -> SpeechTask:
+    """The engine task of a request that passed :meth:`SpeechRequest.problems`."""
+    return SpeechTask(
+        text=req.text,
+        voice=req.voice_name,
+        # problems() refused any other format
+        response_format=cast(SpeechFormat, req.response_format),
+        speed=req.speed,
+        instructions=req.instructions,
+    )
+
+
 def start(services: Services, req: SpeechRequest, request_id: str) -> Job:
     problem = req.problems()
     if problem is not None:
@@ -59,7 +82,7 @@ def start(services: Services, req: SpeechRequest, request_id: str) -> Job:
         services,
         request_id=request_id,
         kind="speech",
-        payload=req,
+        payload=speech_task(req),
         model=req.model,
         priority=req.priority,
     )
@@ -162,13 +185,45 @@ def voices_model(services: Services, model: str | None) -> str:
     )
 
 
-def start_voices(services: Services, model: str, request_id: str) -> Job:
+def _voice_list(voices: list[VoiceInfo], model: str) -> VoiceList:
+    return VoiceList(
+        data=[
+            Voice(id=v.id, language=v.language, openai_names=list(v.openai_names)) for v in voices
+        ],
+        model=model,
+    )
+
+
+async def describe_voices(services: Services, model: str) -> VoiceList | None:
+    """The voices from the backend's ``voices``, read off the event loop without loading the
+    model; None for a backend that must load the model to tell (then :func:`start_voices`)."""
     spec = services.registry.resolve(model, kind="speech")
+    describe = services.registry.backends[spec.backend].voices
+    if describe is None:
+        return None
+    # the same check a queued listing passes (serving.jobs.submit)
+    principal.current().check(
+        model=spec.name, aliases=spec.aliases, priority=effective_priority(None, None)
+    )
+    try:
+        voices = await asyncio.to_thread(describe, spec)
+    except MultaiError:
+        raise
+    except Exception as exc:
+        log.error("voices_failed", model=spec.name, error=type(exc).__name__)
+        raise InferenceFailed(
+            f"Model '{spec.name}' could not list its voices ({type(exc).__name__}); the "
+            "server log has details."
+        ) from exc
+    return _voice_list(voices, model)
+
+
+def start_voices(services: Services, model: str, request_id: str) -> Job:
     return submit(
         services,
         request_id=request_id,
         kind="speech",
-        payload=VoicesQuery(model=spec.name),
+        payload=VoicesTask(),
         model=model,
     )
 
@@ -177,10 +232,4 @@ async def voices(job: Job, model: str) -> VoiceList:
     catalogs = [r for r in await collect(job) if isinstance(r, VoiceCatalog)]
     if len(catalogs) != 1:
         raise InferenceFailed(f"Model '{model}' did not list its voices.")
-    return VoiceList(
-        data=[
-            Voice(id=v.id, language=v.language, openai_names=list(v.openai_names))
-            for v in catalogs[0].voices
-        ],
-        model=model,
-    )
+    return _voice_list(catalogs[0].voices, model)

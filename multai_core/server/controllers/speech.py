@@ -68,6 +68,9 @@ class SpeechController(Controller):
     ) -> VoiceList:
         services: Services = state.services
         name = speech.voices_model(services, model)
+        described = await speech.describe_voices(services, name)
+        if described is not None:
+            return described
         job = speech.start_voices(services, name, request_id_of(request.scope))
         return await until_done(request, services.scheduler, job, speech.voices(job, name))
 

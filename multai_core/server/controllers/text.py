@@ -15,7 +15,7 @@ from multai_core.protocol.embeddings import EmbeddingList, EmbeddingRequest
 from multai_core.server.openapi import streamable
 from multai_core.server.request_id import request_id_of
 from multai_core.server.responses import event_stream, until_done
-from multai_core.serving import chat, completions, embeddings, vision
+from multai_core.serving import chat, completions, embeddings
 from multai_core.serving.services import Services
 
 AnyRequest = Request[Any, Any, Any]
@@ -37,7 +37,7 @@ class TextController(Controller):
         services: Services = state.services
         request_id = request_id_of(request.scope)
         response_id = f"chatcmpl-{request_id}"
-        job = await vision.start_chat(services, data, request_id)  # images decoded off the loop
+        job = await chat.start(services, data, request_id)
         if data.stream:
             return await event_stream(
                 services.scheduler,

@@ -18,11 +18,13 @@ from multai_core.plugin_api import (
     MemoryEstimate,
     ModelSpec,
     Placement,
+    SpeechTask,
     Task,
     VoiceCatalog,
+    VoiceInfo,
+    VoicesTask,
     hookimpl,
 )
-from multai_core.protocol.speech import SpeechRequest, VoicesQuery
 
 TASKS = frozenset({"speech"})
 
@@ -35,8 +37,16 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             tasks=TASKS,
             options_type=BarkOptions,
             description="Text to speech with Bark (transformers, safetensors): /v1/audio/speech",
+            voices=voices,
         )
     )
+
+
+def voices(spec: ModelSpec) -> list[VoiceInfo]:
+    """The speaker presets the folder lists, read from its JSON library (no torch, no load)."""
+    from multai_bark.voices import VoiceLibrary
+
+    return VoiceLibrary.for_model(spec).catalog()
 
 
 @hookimpl
@@ -63,10 +73,14 @@ def multai_unload(handle: BarkHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: BarkHandle, task: Task, cancel: threading.Event) -> InferResult:
-    if isinstance(task.payload, VoicesQuery):
-        return VoiceCatalog(voices=handle.voices.catalog())
-    if task.kind == "speech" and isinstance(task.payload, SpeechRequest):
-        from multai_bark.synthesis import speak
+    match task.payload:
+        case SpeechTask() as speech:
+            from multai_bark.synthesis import speak
 
-        return speak(handle, task.payload, cancel, task.id)
-    raise InvalidRequest(f"The bark backend serves speech only, not {task.kind!r} tasks.")
+            return speak(handle, speech, cancel, task.id)
+        case VoicesTask():
+            return VoiceCatalog(voices=handle.voices.catalog())
+        case other:
+            raise InvalidRequest(
+                f"The bark backend serves speech only, not {type(other).__name__} tasks."
+            )

@@ -15,22 +15,21 @@ from multai_bark.handle import BarkHandle
 from multai_bark.joining import join_next
 from multai_bark.sentences import split_text
 from multai_bark.tempo import TempoStretcher
-from multai_core.plugin_api import SpeechAudio, SpeechChunk, SpeechDone, SpeechStart
-from multai_core.protocol.speech import SpeechRequest
+from multai_core.plugin_api import SpeechAudio, SpeechChunk, SpeechDone, SpeechStart, SpeechTask
 
 log = structlog.get_logger(__name__)
 
 
 def speak(
-    handle: BarkHandle, request: SpeechRequest, cancel: threading.Event, request_id: str = ""
+    handle: BarkHandle, task: SpeechTask, cancel: threading.Event, request_id: str = ""
 ) -> Iterator[SpeechChunk]:
-    preset = handle.voices.resolve(request.voice_name)
-    pieces = split_text(request.text, handle.options.max_segment_chars)
+    preset = handle.voices.resolve(task.voice)
+    pieces = split_text(task.text, handle.options.max_segment_chars)
     rate = handle.sample_rate
     yield SpeechStart(segments=len(pieces), sample_rate=rate, voice=preset)
 
-    encoder = AudioEncoder(request.response_format, rate)
-    stretcher = TempoStretcher(rate, request.speed)
+    encoder = AudioEncoder(task.response_format, rate)
+    stretcher = TempoStretcher(rate, task.speed)
     samples_out = input_tokens = semantic_tokens = 0
     try:
         for index, text in enumerate(pieces):

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, VoiceInfo
+from multai_bark.options import parse_options, voice_table
+from multai_core.plugin_api import InvalidRequest, ModelSpec, ServiceUnavailable, VoiceInfo
 
 PRESET_LIBRARY = "speaker_embeddings_path.json"
 PRESET_DIMS = {"semantic_prompt": 1, "coarse_prompt": 2, "fine_prompt": 2}
@@ -93,6 +94,14 @@ class VoiceLibrary:
         cls, root: Path, table: dict[str, str], default_voice: str, model: str
     ) -> VoiceLibrary:
         return cls(root, read_library(root), table, default_voice, model)
+
+    @classmethod
+    def for_model(cls, spec: ModelSpec) -> VoiceLibrary:
+        """The library of a configured model: its folder's presets, its options' names."""
+        options = parse_options(spec.options, spec.name)
+        return cls.from_folder(
+            Path(spec.path), voice_table(options), options.default_voice, spec.name
+        )
 
     @property
     def presets(self) -> list[str]:

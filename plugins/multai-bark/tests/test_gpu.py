@@ -12,8 +12,7 @@ from multai_bark.handle import load
 from multai_bark.safetensors_header import read_tensors, weight_bytes
 from multai_bark.synthesis import speak
 
-from multai_core.plugin_api import ModelSpec, Placement, SpeechAudio
-from multai_core.protocol.speech import SpeechRequest
+from multai_core.plugin_api import ModelSpec, Placement, SpeechAudio, SpeechTask
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
@@ -31,9 +30,9 @@ def test_tiny_bark_in_float16_on_the_gpu_fits_its_estimate(tiny_bark: Path) -> N
         assert {p.dtype for p in handle.model.parameters()} == {torch.float16}
         assert {p.device.type for p in handle.model.parameters()} == {"cuda"}
         text = "A first sentence is here. A second one follows it. Then a third."
-        request = SpeechRequest(model="tiny", input=text, voice="alloy", response_format="wav")
+        task = SpeechTask(text=text, voice="alloy", response_format="wav")
         audio = b"".join(
-            i.data for i in speak(handle, request, threading.Event()) if isinstance(i, SpeechAudio)
+            i.data for i in speak(handle, task, threading.Event()) if isinstance(i, SpeechAudio)
         )
         assert len(audio) > 44
         peak = torch.cuda.max_memory_allocated() - before

@@ -28,8 +28,11 @@ from multai_core.plugin_api import (
     SpeechAudio,
     SpeechDone,
     SpeechStart,
+    SpeechTask,
+    Task,
+    VoiceCatalog,
+    VoicesTask,
 )
-from multai_core.protocol.speech import SpeechRequest
 
 CPU = Placement(kind="cpu")
 
@@ -135,6 +138,17 @@ def test_voice_resolution(tiny_bark: Path) -> None:
     }
 
 
+def test_the_backend_lists_voices_from_the_folder_alone(tiny_bark: Path) -> None:
+    listed = plugin.voices(spec(tiny_bark, voices={"narrator": "announcer"}))
+    by_id = {v.id: v for v in listed}
+    assert list(by_id) == list(PRESETS)
+    assert by_id["announcer"].openai_names == ["narrator"]
+    assert by_id["v2/en_speaker_6"].language == "en"
+    assert by_id["v2/en_speaker_6"].openai_names == ["alloy"]
+    with pytest.raises(ServiceUnavailable, match="bogus"):
+        plugin.voices(spec(tiny_bark, bogus=1))
+
+
 def test_voice_library_stays_in_its_folder(tmp_path: Path, tiny_bark: Path) -> None:
     folder = tmp_path / "escape"
     shutil.copytree(tiny_bark, folder)
@@ -153,8 +167,8 @@ def test_voice_library_stays_in_its_folder(tmp_path: Path, tiny_bark: Path) -> N
         library(folder)
 
 
-def request(text: str, **fields: object) -> SpeechRequest:
-    return SpeechRequest(model="tiny", input=text, voice="alloy", response_format="pcm", **fields)  # type: ignore[arg-type]
+def request(text: str) -> SpeechTask:
+    return SpeechTask(text=text, voice="alloy", response_format="pcm")
 
 
 TEXT = "One sentence here. Another sentence there. A third one follows. And a fourth."
@@ -180,6 +194,17 @@ def test_cancel_stops_between_sentences(handle: BarkHandle) -> None:
         if isinstance(item, SpeechAudio):
             cancel.set()  # the client went away after the first sentence
     assert [type(i) for i in produced] == [SpeechStart, SpeechAudio]
+
+
+def test_infer_dispatches_on_the_payload(handle: BarkHandle) -> None:
+    def task(payload: object) -> Task:
+        return Task(id="t", kind="speech", model="tiny", payload=payload)
+
+    catalog = plugin.multai_infer(handle=handle, task=task(VoicesTask()), cancel=threading.Event())
+    assert isinstance(catalog, VoiceCatalog)
+    assert [v.id for v in catalog.voices] == list(PRESETS)
+    with pytest.raises(InvalidRequest, match="speech only"):
+        plugin.multai_infer(handle=handle, task=task("hello"), cancel=threading.Event())
 
 
 def test_cancel_set_before_a_generation_returns_nothing(handle: BarkHandle) -> None:

@@ -1,12 +1,12 @@
 """How /v1/audio/speech reports failures, with a speech plugin that fails on purpose (the real
 server app in a thread, the real serving code): before the first audio a plain HTTP error,
-after it a cut connection (or an SSE error event); the server keeps serving either way."""
+after it a cut connection (or an SSE error event); the server keeps serving either way. Also
+the voices listing of a backend that must load its model to tell."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,16 +15,23 @@ from multai_core.config import Config
 from multai_core.plugin_api import (
     Backend,
     DeviceSnapshot,
+    InferResult,
+    InvalidRequest,
     MemoryEstimate,
     ModelSpec,
+    Placement,
     SpeechAudio,
+    SpeechChunk,
     SpeechDone,
     SpeechStart,
+    SpeechTask,
     Task,
+    VoiceCatalog,
+    VoiceInfo,
+    VoicesTask,
     hookimpl,
 )
 from multai_core.plugins import make_plugin_manager
-from multai_core.protocol.speech import SpeechRequest
 from multai_core.server.app import create_app
 from multai_core.testing.openai_spec import validate
 from multai_core.testing.server import threaded_server
@@ -33,39 +40,41 @@ PIECE = b"\x01\x00" * 2400
 
 
 class FailingSpeech:
-    """Speaks two pieces of silence-ish pcm; the input says where to fail."""
+    """Speaks two pieces of silence-ish pcm; the input says where to fail. It has no
+    ``Backend.voices``, so its voices are listed by a VoicesTask on the loaded model."""
 
     @hookimpl
-    def multai_register_backends(self, register: Callable[[Backend], Any]) -> None:
+    def multai_register_backends(self, register: Callable[[Backend], None]) -> None:
         register(Backend(name="failing", tasks=frozenset({"speech"})))
 
     @hookimpl
-    def multai_estimate_memory(self, spec: ModelSpec, devices: DeviceSnapshot) -> Any:
-        return (
-            MemoryEstimate(cpu_bytes=1, supports_gpu=False) if spec.backend == "failing" else None
-        )
+    def multai_estimate_memory(self, spec: ModelSpec, devices: DeviceSnapshot) -> MemoryEstimate:
+        return MemoryEstimate(cpu_bytes=1, supports_gpu=False)
 
     @hookimpl
-    def multai_load(self, spec: ModelSpec, placement: Any) -> Any:
-        return "failing-handle" if spec.backend == "failing" else None
+    def multai_load(self, spec: ModelSpec, placement: Placement) -> str:
+        return "failing-handle"
 
     @hookimpl
-    def multai_infer(self, handle: Any, task: Task, cancel: threading.Event) -> Any:
-        if handle != "failing-handle":
-            return None
-        request: SpeechRequest = task.payload
+    def multai_infer(self, handle: str, task: Task, cancel: threading.Event) -> InferResult:
+        match task.payload:
+            case VoicesTask():
+                return VoiceCatalog(voices=[VoiceInfo(id="v", language=None, openai_names=[])])
+            case SpeechTask() as speech:
+                return self.pieces(speech.text)
+            case _:
+                raise InvalidRequest("speech only")
 
-        def pieces() -> Iterator[object]:
-            if request.text == "fail early":
-                raise RuntimeError("before anything")
-            yield SpeechStart(segments=2, sample_rate=24_000, voice="v")
-            yield SpeechAudio(data=PIECE)
-            if request.text == "fail late":
-                raise RuntimeError("after the first piece")
-            yield SpeechAudio(data=PIECE)
-            yield SpeechDone(segments=2, audio_seconds=0.2, input_tokens=2, output_tokens=10)
-
-        return pieces()
+    @staticmethod
+    def pieces(text: str) -> Iterator[SpeechChunk]:
+        if text == "fail early":
+            raise RuntimeError("before anything")
+        yield SpeechStart(segments=2, sample_rate=24_000, voice="v")
+        yield SpeechAudio(data=PIECE)
+        if text == "fail late":
+            raise RuntimeError("after the first piece")
+        yield SpeechAudio(data=PIECE)
+        yield SpeechDone(segments=2, audio_seconds=0.2, input_tokens=2, output_tokens=10)
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +113,15 @@ def test_a_failure_in_an_sse_stream_is_an_error_event(base_url: str) -> None:
     assert '"speech.audio.delta"' in events[0]
     assert '"error"' in events[-1] and "server_error" in events[-1]
     assert "speech.audio.done" not in response.text
+
+
+def test_a_backend_without_a_voices_reader_lists_them_from_the_loaded_model(
+    base_url: str,
+) -> None:
+    response = httpx.get(f"{base_url}/v1/audio/voices", timeout=30)
+    assert response.status_code == 200
+    assert response.json() == {
+        "object": "list",
+        "data": [{"id": "v", "language": None, "openai_names": []}],
+        "model": "failing",
+    }

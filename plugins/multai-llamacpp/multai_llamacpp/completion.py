@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 
-from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, TextDelta, Usage
-from multai_core.protocol.common import effective_priority
-from multai_core.protocol.completions import CompletionRequest
+from multai_core.plugin_api import (
+    CompletionTask,
+    InvalidRequest,
+    ServiceUnavailable,
+    TextDelta,
+    Usage,
+)
 from multai_llamacpp.chat import sampling_from
 from multai_llamacpp.handle import LlamaHandle
 from multai_llamacpp.outputs import PlainOutput
 from multai_llamacpp.runner import ChoiceRequest, Counter, Plan, run_choices, token_budget
-
-DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
 
 def check_token_ids(tokens: list[int], n_vocab: int, param: str) -> None:
@@ -25,23 +26,6 @@ def check_token_ids(tokens: list[int], n_vocab: int, param: str) -> None:
                 f"token id {token} is outside this model's vocabulary (0..{n_vocab - 1})",
                 param=param,
             )
-
-
-def _prompts(req: CompletionRequest) -> list[str | list[int]]:
-    prompt = req.prompt
-    if isinstance(prompt, str):
-        return [prompt]
-    if not prompt:
-        raise InvalidRequest("prompt must not be empty", param="prompt")
-    if all(isinstance(t, int) for t in prompt):
-        return [[int(t) for t in prompt if isinstance(t, int)]]
-    out: list[str | list[int]] = []
-    for item in prompt:
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, list):
-            out.append([int(t) for t in item])
-    return out
 
 
 def _tokenize(handle: LlamaHandle, text: str, *, add_bos: bool) -> list[int]:
@@ -62,9 +46,7 @@ def _fim_tokens(handle: LlamaHandle) -> tuple[int, int, int] | None:
     return pre, suf, mid
 
 
-def _prompt_tokens(
-    handle: LlamaHandle, req: CompletionRequest, prompt: str | list[int]
-) -> list[int]:
+def _prompt_tokens(handle: LlamaHandle, req: CompletionTask, prompt: str | list[int]) -> list[int]:
     import llama_cpp as lib
 
     vocab = lib.llama_model_get_vocab(handle.llama.model)
@@ -99,11 +81,11 @@ def _echo_text(handle: LlamaHandle, prompt: str | list[int]) -> str:
 
 
 def run_completion(
-    handle: LlamaHandle, req: CompletionRequest, cancel: threading.Event
+    handle: LlamaHandle, req: CompletionTask, cancel: threading.Event, *, priority: int = 1
 ) -> Iterator[TextDelta | Usage]:
     if handle.closed:
         raise ServiceUnavailable("the model was unloaded")
-    n = req.n or 1
+    n = req.n
     if req.best_of is not None and req.best_of not in (0, 1, n):
         raise InvalidRequest(
             "best_of other than n is not supported by this backend", param="best_of"
@@ -113,38 +95,22 @@ def run_completion(
             "echo together with logprobs (prompt-token logprobs) is not supported yet",
             param="echo",
         )
-    max_tokens = DEFAULT_MAX_TOKENS if req.max_tokens is None else req.max_tokens
-    sampling = sampling_from(
-        handle,
-        temperature=req.temperature,
-        top_p=req.top_p,
-        top_k=req.top_k,
-        min_p=req.min_p,
-        presence_penalty=req.presence_penalty,
-        frequency_penalty=req.frequency_penalty,
-        repeat_penalty=req.repeat_penalty,
-        seed=req.seed,
-        logit_bias=req.logit_bias,
-        grammar=None,
-    )
-    prompts = _prompts(req)
+    sampling = sampling_from(handle, req.sampling, grammar=None)
     plans: list[tuple[Plan, str]] = []
-    for prompt in prompts:
+    for prompt in req.prompts:
         tokens = _prompt_tokens(handle, req, prompt)
-        budget = token_budget(handle, len(tokens), max_tokens, "prompt")
+        budget = token_budget(handle, len(tokens), req.max_tokens, "prompt")
         plan = Plan(
             prompt=tokens,
-            stops=req.stop_list(),
+            stops=list(req.stop),
             max_new_tokens=budget,
-            sampling=replace(sampling),
+            sampling=sampling,
             top_logprobs=req.logprobs,
             n_threads=req.n_threads,
             n=n,
-            seeded=req.seed is not None,
-            priority=effective_priority(req.priority, req.service_tier),
+            priority=priority,
         )
         plans.append((plan, _echo_text(handle, prompt) if req.echo else ""))
-
     counter = Counter()
     requests: list[ChoiceRequest] = []
     for p_index, (plan, echo) in enumerate(plans):

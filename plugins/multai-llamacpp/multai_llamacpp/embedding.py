@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from multai_core.plugin_api import EmbeddingResult, InvalidRequest, ServiceUnavailable
-from multai_core.protocol.embeddings import EmbeddingRequest
+from multai_core.plugin_api import (
+    EmbeddingResult,
+    EmbeddingTask,
+    InvalidRequest,
+    ServiceUnavailable,
+)
 from multai_llamacpp.completion import check_token_ids
 from multai_llamacpp.handle import LlamaHandle
 
 
-def _inputs_as_tokens(handle: LlamaHandle, req: EmbeddingRequest, limit: int) -> list[list[int]]:
+def _inputs_as_tokens(handle: LlamaHandle, req: EmbeddingTask, limit: int) -> list[list[int]]:
     import llama_cpp as lib
 
     vocab = lib.llama_model_get_vocab(handle.llama.model)
     add_bos = bool(lib.llama_vocab_get_add_bos(vocab))
     result: list[list[int]] = []
-    for i, item in enumerate(req.inputs()):
+    for i, item in enumerate(req.inputs):
         if isinstance(item, str):
             if not item:
                 raise InvalidRequest(f"input[{i}] is an empty string", param="input")
@@ -49,7 +53,7 @@ def _output_size(handle: LlamaHandle, n_embd: int, dimensions: int | None) -> in
     )
 
 
-def run_embedding(handle: LlamaHandle, req: EmbeddingRequest) -> EmbeddingResult:
+def run_embedding(handle: LlamaHandle, req: EmbeddingTask) -> EmbeddingResult:
     if handle.closed:
         raise ServiceUnavailable("the model was unloaded")
     limit = max(1, min(handle.options.embedding_n_ctx, handle.n_ctx))

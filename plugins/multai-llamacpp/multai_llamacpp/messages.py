@@ -1,32 +1,12 @@
-"""OpenAI chat messages -> the plain dicts a chat template renders."""
+"""Chat messages -> the plain dicts a chat template renders."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from multai_core.plugin_api import InvalidRequest
-from multai_core.protocol.chat import AudioPart, ChatMessage, ImagePart, Tool
+from multai_core.plugin_api import Message, ToolSpec
 from multai_llamacpp.tools import hermes_system_block, render_call
-
-_ROLE_MAP = {"developer": "system", "function": "tool"}
-
-
-def _check_text_only(message: ChatMessage) -> None:
-    if isinstance(message.content, list):
-        for part in message.content:
-            if isinstance(part, ImagePart):
-                raise InvalidRequest(
-                    "this model takes text only; image content is not supported",
-                    param="messages",
-                    code="unsupported_content",
-                )
-            if isinstance(part, AudioPart):
-                raise InvalidRequest(
-                    "this model takes text only; audio content is not supported",
-                    param="messages",
-                    code="unsupported_content",
-                )
 
 
 def _arguments_value(arguments: str) -> Any:
@@ -38,15 +18,14 @@ def _arguments_value(arguments: str) -> Any:
 
 
 def template_messages(
-    messages: list[ChatMessage], *, native_tools: bool, tools: list[Tool] | None
+    messages: list[Message], *, native_tools: bool, tools: list[ToolSpec] | None
 ) -> list[dict[str, Any]]:
     """``tools`` given (and the template not tool-aware): their Hermes description goes into
     the system message. Tool results become user turns wrapped in <tool_response> unless the
     template renders tool messages itself."""
     out: list[dict[str, Any]] = []
     for message in messages:
-        _check_text_only(message)
-        role = _ROLE_MAP.get(message.role, message.role)
+        role = message.role
         content = message.text()
         if role == "assistant" and message.tool_calls:
             if native_tools:
@@ -59,8 +38,8 @@ def template_messages(
                                 "id": call.id,
                                 "type": "function",
                                 "function": {
-                                    "name": call.function.name,
-                                    "arguments": _arguments_value(call.function.arguments),
+                                    "name": call.name,
+                                    "arguments": _arguments_value(call.arguments),
                                 },
                             }
                             for call in message.tool_calls
@@ -68,9 +47,7 @@ def template_messages(
                     }
                 )
                 continue
-            rendered = "\n".join(
-                render_call(c.function.name, c.function.arguments) for c in message.tool_calls
-            )
+            rendered = "\n".join(render_call(c.name, c.arguments) for c in message.tool_calls)
             content = f"{content}\n{rendered}" if content else rendered
         if role == "tool":
             if native_tools:

@@ -9,7 +9,11 @@ from collections.abc import Callable
 
 from multai_core.plugin_api import (
     Backend,
+    ChatTask,
+    CompletionTask,
+    EmbeddingTask,
     InferResult,
+    InvalidRequest,
     MemoryEstimate,
     ModelSpec,
     Placement,
@@ -65,18 +69,17 @@ def multai_unload(handle: LlamaHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: LlamaHandle, task: Task, cancel: threading.Event) -> InferResult:
-    if task.kind == "chat":
-        from multai_llamacpp.chat import run_chat
+    match task.payload:
+        case ChatTask() as chat:
+            from multai_llamacpp.chat import run_chat
 
-        return run_chat(handle, task.payload, cancel)
-    if task.kind == "completion":
-        from multai_llamacpp.completion import run_completion
+            return run_chat(handle, chat, cancel, priority=task.priority)
+        case CompletionTask() as completion:
+            from multai_llamacpp.completion import run_completion
 
-        return run_completion(handle, task.payload, cancel)
-    if task.kind == "embedding":
-        from multai_llamacpp.embedding import run_embedding
+            return run_completion(handle, completion, cancel, priority=task.priority)
+        case EmbeddingTask() as embedding:
+            from multai_llamacpp.embedding import run_embedding
 
-        return run_embedding(handle, task.payload)
-    from multai_core.plugin_api import InvalidRequest
-
+            return run_embedding(handle, embedding)
     raise InvalidRequest(f"the llamacpp backend does not serve {task.kind!r} tasks")

@@ -8,7 +8,7 @@ import queue
 import random
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from multai_core.plugin_api import InvalidRequest, TextDelta
 from multai_llamacpp.handle import LlamaHandle
@@ -30,7 +30,6 @@ class Plan:
     top_logprobs: int | None
     n_threads: int | None
     n: int = 1
-    seeded: bool = False
     priority: int = 1
 
 
@@ -77,8 +76,9 @@ def token_budget(handle: LlamaHandle, n_prompt: int, requested: int | None, para
 
 
 def choice_seed(plan: Plan, index: int) -> int:
-    if plan.seeded:
-        return (plan.sampling.seed + index) & 0xFFFFFFFF
+    seed = plan.sampling.params.seed
+    if seed is not None:
+        return (seed + index) & 0xFFFFFFFF
     return random.getrandbits(32)
 
 
@@ -94,9 +94,7 @@ def _sequences(
     try:
         for request in requests:
             plan = request.plan
-            sampler = Sampler(
-                handle.llama, replace(plan.sampling, seed=choice_seed(plan, request.index))
-            )
+            sampler = Sampler(handle.llama, plan.sampling, choice_seed(plan, request.index))
             sequence = Sequence(
                 index=request.index,
                 prompt=plan.prompt,

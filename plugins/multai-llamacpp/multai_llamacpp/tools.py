@@ -8,8 +8,7 @@ import re
 import secrets
 from typing import Any
 
-from multai_core.plugin_api import ToolCallDelta
-from multai_core.protocol.chat import Tool
+from multai_core.plugin_api import ToolCallDelta, ToolSpec
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
@@ -28,19 +27,19 @@ def new_call_id() -> str:
     return "call_" + secrets.token_hex(12)
 
 
-def tool_dicts(tools: list[Tool]) -> list[dict[str, Any]]:
-    """OpenAI's tool objects as plain dicts (what chat templates expect)."""
+def tool_dicts(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    """The tools as OpenAI-style plain dicts (what chat templates expect)."""
     out = []
     for tool in tools:
-        fn: dict[str, Any] = {"name": tool.function.name}
-        if tool.function.description is not None:
-            fn["description"] = tool.function.description
-        fn["parameters"] = tool.function.parameters or {"type": "object", "properties": {}}
+        fn: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            fn["description"] = tool.description
+        fn["parameters"] = tool.parameters or {"type": "object", "properties": {}}
         out.append({"type": "function", "function": fn})
     return out
 
 
-def hermes_system_block(tools: list[Tool]) -> str:
+def hermes_system_block(tools: list[ToolSpec]) -> str:
     lines = "\n".join(json.dumps(t, ensure_ascii=False) for t in tool_dicts(tools))
     return HERMES_TOOL_PROMPT.format(tools=lines)
 
@@ -55,15 +54,15 @@ def render_call(name: str, arguments: str) -> str:
     return f"{TOOL_CALL_OPEN}\n{body}\n{TOOL_CALL_CLOSE}"
 
 
-def forced_call_schema(tools: list[Tool]) -> dict[str, Any]:
+def forced_call_schema(tools: list[ToolSpec]) -> dict[str, Any]:
     """``{"name": <one of the tools>, "arguments": <that tool's parameters>}``."""
     alternatives = []
     for tool in tools:
-        params = tool.function.parameters or {"type": "object"}
+        params = tool.parameters or {"type": "object"}
         alternatives.append(
             {
                 "type": "object",
-                "properties": {"name": {"const": tool.function.name}, "arguments": params},
+                "properties": {"name": {"const": tool.name}, "arguments": params},
                 "required": ["name", "arguments"],
                 "additionalProperties": False,
             }

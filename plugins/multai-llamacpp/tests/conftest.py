@@ -24,17 +24,17 @@ from multai_core.plugin_api import (
     TokenLogprob,
     Usage,
 )
+from multai_core.plugin_api.tasks import TaskPayload
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.chat import ChatCompletionRequest
+from multai_core.protocol.common import effective_priority
 from multai_core.protocol.completions import CompletionRequest
 from multai_core.protocol.embeddings import EmbeddingRequest
+from multai_core.serving.chat_task import chat_task
+from multai_core.serving.completions import completion_task
+from multai_core.serving.embeddings import embedding_task
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
-PAYLOADS: dict[str, type[msgspec.Struct]] = {
-    "chat": ChatCompletionRequest,
-    "completion": CompletionRequest,
-    "embedding": EmbeddingRequest,
-}
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +82,27 @@ class Collected:
         return self.texts.get(0, "")
 
 
+def engine_task(kind: str, body: dict[str, Any]) -> TaskPayload:
+    """A request body as serving hands it to the pack (wire checks included)."""
+    wire = {"model": "smollm2-135m-instruct", **body}
+    if kind == "chat":
+        return chat_task(msgspec.convert(wire, ChatCompletionRequest), [])
+    if kind == "completion":
+        return completion_task(msgspec.convert(wire, CompletionRequest))
+    return embedding_task(msgspec.convert(wire, EmbeddingRequest))
+
+
 def make_task(kind: str, body: dict[str, Any]) -> Task:
-    payload = msgspec.convert({"model": "smollm2-135m-instruct", **body}, PAYLOADS[kind])
-    return Task(id="t", kind=kind, model="smollm2-135m-instruct", payload=payload)  # type: ignore[arg-type]
+    """The task serving queues: ``priority`` (or ``service_tier``) becomes the Task's."""
+    payload = engine_task(kind, body)
+    priority = effective_priority(body.get("priority"), body.get("service_tier"))
+    return Task(
+        id="t",
+        kind=kind,  # type: ignore[arg-type]
+        model="smollm2-135m-instruct",
+        payload=payload,
+        priority=priority,
+    )
 
 
 def start(

@@ -6,10 +6,19 @@ import threading
 import jsonschema
 import llama_cpp
 import pytest
-from conftest import SYSTEM, collect, make_task, run, start
+from conftest import SYSTEM, collect, engine_task, run, start
 from multai_llamacpp.chat import plan_chat
 
-from multai_core.plugin_api import InvalidRequest, TextDelta, Usage
+from multai_core.plugin_api import (
+    ChatTask,
+    ImagePart,
+    InvalidRequest,
+    Message,
+    RawImage,
+    Task,
+    TextDelta,
+    Usage,
+)
 
 CAPITAL = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
 WEATHER_TOOL = {
@@ -272,7 +281,7 @@ def test_context_overflow_is_refused_before_any_delta(pm, handle):
     assert str(handle.n_ctx) in info.value.message
 
 
-def test_invalid_requests_raise_on_first_next(pm, handle):
+def test_wire_refusals_come_from_serving_before_the_pack_runs():
     bad_bodies = [
         {"messages": CAPITAL, "tool_choice": "required"},
         {
@@ -281,18 +290,23 @@ def test_invalid_requests_raise_on_first_next(pm, handle):
             "tool_choice": {"type": "function", "function": {"name": "nope"}},
         },
         {"messages": CAPITAL, "top_logprobs": 2},
-        {"messages": CAPITAL, "logit_bias": {"999999": 5}},
-        {
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [{"type": "image_url", "image_url": {"url": "data:,"}}],
-                }
-            ]
-        },
+        {"messages": CAPITAL, "logit_bias": {"x": 5}},
     ]
     for body in bad_bodies:
-        iterator = start(pm, handle, "chat", body)
+        with pytest.raises(InvalidRequest):
+            engine_task("chat", body)
+
+
+def test_invalid_requests_raise_on_first_next(pm, handle):
+    pixel = RawImage(width=1, height=1, mode="RGB", pixels=b"\0\0\0")
+    with_image = ChatTask(messages=[Message(role="user", content=[ImagePart(image=pixel)])])
+    tasks = [
+        engine_task("chat", {"messages": CAPITAL, "logit_bias": {"999999": 5}}),
+        with_image,
+    ]
+    for chat in tasks:
+        task = Task(id="t", kind="chat", model="smollm2-135m-instruct", payload=chat)
+        iterator = pm.hook.multai_infer(handle=handle, task=task, cancel=threading.Event())
         with pytest.raises(InvalidRequest):
             next(iterator)
 
@@ -341,14 +355,14 @@ def test_closing_the_iterator_releases_the_model(pm, handle):
 
 
 def test_repeat_penalty_is_off_unless_asked(handle):
-    plan, _, _ = plan_chat(handle, make_task("chat", {"messages": CAPITAL}).payload)
-    assert plan.sampling.repeat_penalty == 1.0
-    assert plan.sampling.temperature == 1.0
-    assert plan.sampling.top_p == 1.0
+    plan, _, _ = plan_chat(handle, engine_task("chat", {"messages": CAPITAL}))
+    assert plan.sampling.params.repeat_penalty == 1.0
+    assert plan.sampling.params.temperature == 1.0
+    assert plan.sampling.params.top_p == 1.0
     plan, _, _ = plan_chat(
-        handle, make_task("chat", {"messages": CAPITAL, "repeat_penalty": 1.3}).payload
+        handle, engine_task("chat", {"messages": CAPITAL, "repeat_penalty": 1.3})
     )
-    assert plan.sampling.repeat_penalty == 1.3
+    assert plan.sampling.params.repeat_penalty == 1.3
 
 
 def test_request_threads_are_clamped_and_restored(pm, handle):

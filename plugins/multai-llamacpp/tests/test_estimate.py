@@ -14,8 +14,7 @@ MEASURE = r"""
 import gc, json, sys, threading
 import msgspec, psutil
 import llama_cpp  # the library's own pages are not the model's
-from multai_core.protocol.chat import ChatCompletionRequest
-from multai_core.plugin_api import ModelSpec, Placement
+from multai_core.plugin_api import ChatTask, Message, ModelSpec, Placement, SamplingParams, TextPart
 from multai_llamacpp.chat import run_chat
 from multai_llamacpp.handle import load
 
@@ -24,10 +23,10 @@ process = psutil.Process()
 gc.collect()
 before = process.memory_info().rss
 handle = load(spec, Placement(kind="cpu"))
-request = msgspec.convert(
-    {"model": "m", "messages": [{"role": "user", "content": "Say something nice."}],
-     "temperature": 0, "max_tokens": 16},
-    ChatCompletionRequest,
+request = ChatTask(
+    messages=[Message(role="user", content=[TextPart(text="Say something nice.")])],
+    sampling=SamplingParams(temperature=0),
+    max_tokens=16,
 )
 list(run_chat(handle, request, threading.Event()))
 gc.collect()

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 
-import msgspec
 from multai_llamacpp.messages import template_messages
 from multai_llamacpp.textstream import TextAssembler
 from multai_llamacpp.tools import AutoToolParser, ForcedCallParser
 
-from multai_core.plugin_api import TokenLogprob
-from multai_core.protocol.chat import ChatMessage, Tool
+from multai_core.plugin_api import Message, TextPart, TokenLogprob, ToolCall, ToolSpec
 
 
 def lp(token: str) -> TokenLogprob:
@@ -87,24 +85,14 @@ def test_auto_parser_bare_json_call_and_plain_json_answer():
 
 
 def test_messages_render_tools_hermes_style():
-    tool = msgspec.convert(
-        {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}, Tool
-    )
-    messages = msgspec.convert(
-        [
-            {"role": "developer", "content": "Be brief."},
-            {"role": "user", "content": "hi"},
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-                ],
-            },
-            {"role": "tool", "tool_call_id": "c1", "content": "one"},
-            {"role": "tool", "tool_call_id": "c2", "content": "two"},
-        ],
-        list[ChatMessage],
-    )
+    tool = ToolSpec(name="f", parameters={"type": "object"})
+    messages = [
+        Message(role="system", content=[TextPart(text="Be brief.")]),
+        Message(role="user", content=[TextPart(text="hi")]),
+        Message(role="assistant", tool_calls=[ToolCall(id="c1", name="f", arguments="{}")]),
+        Message(role="tool", tool_call_id="c1", content=[TextPart(text="one")]),
+        Message(role="tool", tool_call_id="c2", content=[TextPart(text="two")]),
+    ]
     out = template_messages(messages, native_tools=False, tools=[tool])
     assert out[0]["role"] == "system"
     assert out[0]["content"].startswith("Be brief.")

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from conftest import SYSTEM, run
 
-from multai_core.plugin_api import Placement
+from multai_core.plugin_api import ChatTask, Placement
 
 NATIVE_TOOLS_TEMPLATE = (
     "{% if tools %}<|im_start|>system\nTools:\n{% for t in tools %}{{ t.function.name }}: "
@@ -76,13 +76,14 @@ def test_native_tool_template_renders_tools_and_history(pm, native_handle):
 
 
 def test_native_template_gets_the_tool_list_not_the_hermes_block(native_handle):
-    from conftest import make_task
+    from conftest import engine_task
     from multai_llamacpp.chat import plan_chat
 
-    req = make_task(
+    chat = engine_task(
         "chat", {"messages": [SYSTEM, {"role": "user", "content": "Hi"}], "tools": [TOOL]}
     )
-    plan, mode, _ = plan_chat(native_handle, req.payload)
+    assert isinstance(chat, ChatTask)
+    plan, mode, _ = plan_chat(native_handle, chat)
     prompt = bytes(native_handle.llama.detokenize(plan.prompt, special=True)).decode()
     assert mode == "auto"
     assert "Tools:\nlookup: Look a word up" in prompt

@@ -1,4 +1,4 @@
-"""Chat completions with images: messages and decoded images -> processor inputs -> n choices
+"""Chat completions with images: messages and their decoded images -> processor inputs -> n choices
 of streamed text. Everything that can be refused is checked before the first delta."""
 
 from __future__ import annotations
@@ -9,14 +9,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, Task, TextDelta, Usage
-from multai_core.protocol.chat import ChatCompletionRequest, TextFormat
+from multai_core.plugin_api import (
+    ChatTask,
+    InvalidRequest,
+    RawImage,
+    Sampling,
+    ServiceUnavailable,
+    TextDelta,
+    Usage,
+    to_pil,
+)
 from multai_llava.detokenize import IncrementalDetokenizer
 from multai_llava.generation import generate_tokens
 from multai_llava.handle import LlavaHandle
-from multai_llava.images import to_rgb
-from multai_llava.messages import conversation, count_images
-from multai_llava.sampling import Sampling, processors, sampling_for
+from multai_llava.messages import conversation
+from multai_llava.sampling import processors, sampling_for
 from multai_llava.stops import StopScanner
 
 _seed_lock = threading.Lock()
@@ -32,10 +39,10 @@ class Plan:
     n: int
 
 
-def _refuse_unsupported(req: ChatCompletionRequest) -> None:
-    if req.tools or (req.tool_choice is not None and req.tool_choice != "none"):
+def _refuse_unsupported(req: ChatTask) -> None:
+    if req.tools:
         raise InvalidRequest("This model does not support tools.", param="tools")
-    if req.response_format is not None and not isinstance(req.response_format, TextFormat):
+    if req.response_format.type != "text":
         raise InvalidRequest(
             "This model does not support response_format json_object or json_schema; "
             "ask for JSON in the prompt instead.",
@@ -45,7 +52,7 @@ def _refuse_unsupported(req: ChatCompletionRequest) -> None:
         raise InvalidRequest("This model does not return logprobs.", param="logprobs")
 
 
-def _render(handle: LlavaHandle, req: ChatCompletionRequest) -> str:
+def _render(handle: LlavaHandle, req: ChatTask) -> str:
     from jinja2 import TemplateError
 
     try:
@@ -64,8 +71,9 @@ def _render(handle: LlavaHandle, req: ChatCompletionRequest) -> str:
         ) from exc
 
 
-def _inputs(handle: LlavaHandle, prompt: str, images: list[Any]) -> dict[str, Any]:
-    rgb = [to_rgb(image) for image in images]
+def _inputs(handle: LlavaHandle, prompt: str, images: list[RawImage]) -> dict[str, Any]:
+    # serving sends RGB (transparency composited on white); convert() covers a pack's own tasks
+    rgb = [to_pil(image).convert("RGB") for image in images]
     batch = handle.processor(images=rgb or None, text=prompt, return_tensors="pt")
     inputs: dict[str, Any] = {}
     for key, value in batch.items():
@@ -77,13 +85,9 @@ def _inputs(handle: LlavaHandle, prompt: str, images: list[Any]) -> dict[str, An
     return inputs
 
 
-def plan_chat(handle: LlavaHandle, req: ChatCompletionRequest, images: list[Any]) -> Plan:
+def plan_chat(handle: LlavaHandle, req: ChatTask) -> Plan:
     _refuse_unsupported(req)
-    if count_images(req.messages) != len(images):
-        raise InvalidRequest(
-            "The images of this request were not prepared by the server.", param="messages"
-        )
-    inputs = _inputs(handle, _render(handle, req), images)
+    inputs = _inputs(handle, _render(handle, req), req.images())
     prompt_ids = [int(t) for t in inputs["input_ids"][0].tolist()]
     room = handle.context - len(prompt_ids)
     if room <= 0:
@@ -94,14 +98,14 @@ def plan_chat(handle: LlavaHandle, req: ChatCompletionRequest, images: list[Any]
             param="messages",
             code="context_length_exceeded",
         )
-    wanted = req.token_limit() or handle.options.max_new_tokens or room
+    wanted = req.max_tokens or handle.options.max_new_tokens or room
     return Plan(
         inputs=inputs,
         prompt_ids=prompt_ids,
         max_new_tokens=min(wanted, room),
-        sampling=sampling_for(req, handle.options, len(handle.tokenizer)),
-        stops=req.stop_list(),
-        n=req.n or 1,
+        sampling=sampling_for(req.sampling, handle.options, len(handle.tokenizer)),
+        stops=list(req.stop),
+        n=req.n,
     )
 
 
@@ -173,12 +177,13 @@ def _choice(
     yield TextDelta(index=index, finish_reason=finish)
 
 
-def run_chat(handle: LlavaHandle, task: Task, cancel: threading.Event) -> Iterator[Any]:
+def run_chat(
+    handle: LlavaHandle, req: ChatTask, cancel: threading.Event
+) -> Iterator[TextDelta | Usage]:
     """Checks the request, then returns the generator (so refusals are raised here)."""
     if handle.closed:
         raise ServiceUnavailable("The model was unloaded; retry.", retry_after=1)
-    req: ChatCompletionRequest = task.payload
-    plan = plan_chat(handle, req, list(task.options.get("images") or []))
+    plan = plan_chat(handle, req)
     return _generate(handle, plan, cancel)
 
 

@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 from multai_core.plugin_api import (
     Backend,
+    ChatTask,
     InferResult,
+    InvalidRequest,
     MemoryEstimate,
     ModelSpec,
     Placement,
@@ -56,10 +58,9 @@ def multai_unload(handle: LlavaHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: LlavaHandle, task: Task, cancel: threading.Event) -> InferResult:
-    if task.kind in ("chat", "vision"):
-        from multai_llava.chat import run_chat
+    match task.payload:
+        case ChatTask() as chat:
+            from multai_llava.chat import run_chat
 
-        return run_chat(handle, task, cancel)
-    from multai_core.plugin_api import InvalidRequest
-
+            return run_chat(handle, chat, cancel)
     raise InvalidRequest(f"The llava backend does not serve {task.kind!r} tasks.")

@@ -3,66 +3,17 @@ logit bias, penalties, then temperature, top-k, top-p and min-p (for sampling on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from multai_core.plugin_api import InvalidRequest
-from multai_core.protocol.chat import ChatCompletionRequest
+from multai_core.plugin_api import Sampling, SamplingParams
 from multai_llava.options import LlavaOptions
 
 if TYPE_CHECKING:
     import torch
 
 
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    repeat_penalty: float = 1.0
-    logit_bias: dict[int, float] = field(default_factory=dict)
-    seed: int | None = None
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
-
-
-def parse_logit_bias(raw: dict[str, float] | None, n_vocab: int) -> dict[int, float]:
-    bias: dict[int, float] = {}
-    for key, value in (raw or {}).items():
-        try:
-            token = int(key)
-        except ValueError:
-            raise InvalidRequest(
-                f"logit_bias keys must be token ids, got {key!r}", param="logit_bias"
-            ) from None
-        if not 0 <= token < n_vocab:
-            raise InvalidRequest(
-                f"logit_bias token {token} is outside the vocabulary (0..{n_vocab - 1})",
-                param="logit_bias",
-            )
-        if not -100.0 <= value <= 100.0:
-            raise InvalidRequest("logit_bias values must be in [-100, 100]", param="logit_bias")
-        bias[token] = float(value)
-    return bias
-
-
-def sampling_for(req: ChatCompletionRequest, options: LlavaOptions, n_vocab: int) -> Sampling:
-    return Sampling(
-        temperature=1.0 if req.temperature is None else req.temperature,
-        top_p=1.0 if req.top_p is None else req.top_p,
-        top_k=options.top_k if req.top_k is None else req.top_k,
-        min_p=options.min_p if req.min_p is None else req.min_p,
-        presence_penalty=req.presence_penalty or 0.0,
-        frequency_penalty=req.frequency_penalty or 0.0,
-        repeat_penalty=1.0 if req.repeat_penalty is None else req.repeat_penalty,
-        logit_bias=parse_logit_bias(req.logit_bias, n_vocab),
-        seed=req.seed,
-    )
+def sampling_for(params: SamplingParams, options: LlavaOptions, n_vocab: int) -> Sampling:
+    return params.resolve(n_vocab=n_vocab, top_k=options.top_k, min_p=options.min_p)
 
 
 def processors(sampling: Sampling, prompt_len: int) -> list[Any]:

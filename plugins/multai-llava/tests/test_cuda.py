@@ -18,9 +18,18 @@ from multai_llava.estimate import GPU_OVERHEAD, breakdown
 from multai_llava.model_facts import read_facts
 from multai_llava.options import parse_options
 
-from multai_core.plugin_api import DeviceSnapshot, ModelSpec, Placement, Task, TextDelta, Usage
+from multai_core.plugin_api import (
+    DeviceSnapshot,
+    ModelSpec,
+    Placement,
+    Task,
+    TextDelta,
+    Usage,
+    from_pil,
+)
 from multai_core.plugins import make_plugin_manager
 from multai_core.protocol.chat import ChatCompletionRequest
+from multai_core.serving.chat_task import chat_task
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
@@ -53,7 +62,8 @@ def two_image_task(prompt_chars: int, max_tokens: int) -> Task:
         ChatCompletionRequest,
     )
     images = [Image.new("RGB", (64, 64), (200, 0, 0)), Image.new("RGB", (300, 200), (0, 0, 200))]
-    return Task(id="gpu", kind="vision", model="tiny", payload=req, options={"images": images})
+    payload = chat_task(req, [from_pil(image) for image in images])
+    return Task(id="gpu", kind="vision", model="tiny", payload=payload)
 
 
 def run(pm: pluggy.PluginManager, handle: Any, task: Task) -> list[Any]:

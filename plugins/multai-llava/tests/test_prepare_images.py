@@ -1,5 +1,5 @@
-"""multai_core.serving.vision's non-blocking image preparation (what vision.start_chat and
-/v1/vision use): fetches awaited with the whole-fetch time limit and the streamed byte cap,
+"""multai_core.serving.chat_images' image preparation (what chat.start uses for a model that
+sees images): fetches awaited with the whole-fetch time limit and the streamed byte cap,
 decoding in a worker thread, refusals before anything is fetched."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from test_remote_images import CAP, PNG, image_host
 
 from multai_core.plugin_api import InvalidRequest, MultaiError, RequestTooLarge
 from multai_core.protocol.chat import ChatCompletionRequest
-from multai_core.serving.vision import ImageLimits, prepare_images, prepare_images_blocking
+from multai_core.serving.chat_images import ImageLimits, prepare_images
 from multai_core.testing.server import threaded_server
 
 LIMITS = ImageLimits(
@@ -39,10 +39,8 @@ def request(*urls: str) -> ChatCompletionRequest:
 
 def test_inline_and_fetched_images_in_message_order(host: str) -> None:
     images = asyncio.run(prepare_images(request(INLINE, f"{host}/part.png"), LIMITS))
-    assert [im.size for im in images] == [(48, 40), (48, 40)]
-    assert [im.tobytes() for im in images] == [
-        im.tobytes() for im in prepare_images_blocking(request(INLINE, f"{host}/part.png"), LIMITS)
-    ]
+    assert [(im.width, im.height, im.mode) for im in images] == [(48, 40, "RGB")] * 2
+    assert images[0].pixels == images[1].pixels
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from multai_core.media.image_codec import to_raw
-from multai_core.plugin_api import ImageResult, InvalidRequest, RawImage
+from multai_core.plugin_api import ImageResult, InvalidRequest, RawImage, from_pil
 from multai_sdxl.estimate import working_memory
 from multai_sdxl.handle import SdxlHandle
 
@@ -86,7 +85,7 @@ def run_batched(
                 return ImageResult(images=[], seeds=[])
             batch = seeds[start : start + limit]
             generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch]
-            images.extend(to_raw(image, "RGB") for image in call(generators, on_step_end))
+            images.extend(from_pil(image, "RGB") for image in call(generators, on_step_end))
     except GenerationCancelled:
         return ImageResult(images=[], seeds=[])
     return ImageResult(images=images, seeds=seeds)

@@ -11,25 +11,23 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from multai_core.media.image_codec import from_raw
-from multai_core.plugin_api import ImageResult, InvalidRequest
-from multai_core.protocol.images import ImageEditRequest
+from multai_core.plugin_api import ImageEditTask, ImageResult, InvalidRequest, to_pil
 from multai_sdxl import params
 from multai_sdxl.batching import accepted_kwargs, batch_limit, run_batched
 from multai_sdxl.handle import SdxlHandle
 from multai_sdxl.sizes import edit_size
 
 
-def _mask_image(req: ImageEditRequest, size: tuple[int, int]) -> Any:
+def _mask_image(task: ImageEditTask, size: tuple[int, int]) -> Any:
     from PIL import Image, ImageOps
 
-    assert req.mask is not None
-    alpha = from_raw(req.mask).getchannel("A")
+    assert task.mask is not None
+    alpha = to_pil(task.mask).getchannel("A")
     repaint = ImageOps.invert(alpha.point(lambda a: 255 if a > 0 else 0))
     return repaint.resize(size, Image.Resampling.NEAREST)
 
 
-def _steps(req: ImageEditRequest, handle: SdxlHandle, strength: float) -> int:
+def _steps(task: ImageEditTask, handle: SdxlHandle, strength: float) -> int:
     """diffusers runs int(steps * strength) of the steps: at least one."""
     needed = math.ceil(1 / strength)
     if needed > handle.options.max_steps:
@@ -38,25 +36,25 @@ def _steps(req: ImageEditRequest, handle: SdxlHandle, strength: float) -> int:
             f"limit of {handle.options.max_steps}; use a larger strength.",
             param="strength",
         )
-    return max(params.steps(req, handle.options), needed)
+    return max(params.steps(task, handle.options), needed)
 
 
-def edit(handle: SdxlHandle, req: ImageEditRequest, cancel: threading.Event) -> ImageResult:
+def edit(handle: SdxlHandle, task: ImageEditTask, cancel: threading.Event) -> ImageResult:
     from PIL import Image
 
     # the pipeline is made first, so a model that cannot edit fails before any work
-    pipe = handle.inpainting() if req.mask is not None else handle.image_to_image()
-    source = from_raw(req.image)
+    pipe = handle.inpainting() if task.mask is not None else handle.image_to_image()
+    source = to_pil(task.image)
     width, height = edit_size(
-        req.requested_size(), source.size, handle.folder, handle.options, handle.spec.name
+        task.size(), source.size, handle.folder, handle.options, handle.spec.name
     )
     if source.size != (width, height):
         source = source.resize((width, height), Image.Resampling.LANCZOS)
-    mask = _mask_image(req, (width, height)) if req.mask is not None else None
-    strength = handle.options.default_strength if req.strength is None else req.strength
-    steps = _steps(req, handle, strength)
-    guidance = params.guidance(req, handle.options)
-    seeds = params.seeds(req)
+    mask = _mask_image(task, (width, height)) if task.mask is not None else None
+    strength = handle.options.default_strength if task.strength is None else task.strength
+    steps = _steps(task, handle, strength)
+    guidance = params.guidance(task, handle.options)
+    seeds = params.seeds(task)
 
     def call(generators: list[Any], on_step_end: Callable[..., dict[str, Any]]) -> list[Any]:
         extra: dict[str, Any] = {}
@@ -65,8 +63,8 @@ def edit(handle: SdxlHandle, req: ImageEditRequest, cancel: threading.Event) -> 
         kwargs = accepted_kwargs(
             pipe,
             handle.spec.name,
-            prompt=req.prompt,
-            negative_prompt=req.negative_prompt,
+            prompt=task.prompt,
+            negative_prompt=task.negative_prompt,
             image=source,
             strength=strength,
             num_images_per_prompt=len(generators),

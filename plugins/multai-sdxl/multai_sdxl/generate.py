@@ -6,28 +6,25 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from multai_core.plugin_api import ImageResult
-from multai_core.protocol.images import ImageGenerateRequest
+from multai_core.plugin_api import ImageGenerationTask, ImageResult
 from multai_sdxl import params
 from multai_sdxl.batching import accepted_kwargs, batch_limit, run_batched
 from multai_sdxl.handle import SdxlHandle
 from multai_sdxl.sizes import generation_size
 
 
-def generate(handle: SdxlHandle, req: ImageGenerateRequest, cancel: threading.Event) -> ImageResult:
-    width, height = generation_size(
-        req.requested_size(), handle.folder, handle.options, handle.spec.name
-    )
-    steps = params.steps(req, handle.options)
-    guidance = params.guidance(req, handle.options)
-    seeds = params.seeds(req)
+def generate(handle: SdxlHandle, task: ImageGenerationTask, cancel: threading.Event) -> ImageResult:
+    width, height = generation_size(task.size(), handle.folder, handle.options, handle.spec.name)
+    steps = params.steps(task, handle.options)
+    guidance = params.guidance(task, handle.options)
+    seeds = params.seeds(task)
 
     def call(generators: list[Any], on_step_end: Callable[..., dict[str, Any]]) -> list[Any]:
         kwargs = accepted_kwargs(
             handle.pipe,
             handle.spec.name,
-            prompt=req.prompt,
-            negative_prompt=req.negative_prompt,
+            prompt=task.prompt,
+            negative_prompt=task.negative_prompt,
             num_images_per_prompt=len(generators),
             generator=generators,
             width=width,

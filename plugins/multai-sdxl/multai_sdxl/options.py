@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -9,6 +10,7 @@ import msgspec
 from multai_core.plugin_api import ServiceUnavailable
 
 Switch = Literal["auto", "on", "off"]
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7]\s*(\d{1,5})\s*$")
 
 
 class SdxlOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -20,7 +22,7 @@ class SdxlOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # image-to-image: how far from the input image to move (1.0 ignores it)
     default_strength: float = 0.5
     default_size: str | None = None
-    """WIDTHxHEIGHT when size is absent or "auto"; else the UNet's native size."""
+    """WIDTHxHEIGHT when the request names no size; None or "auto": the UNet's native size."""
     sizes: list[str] | None = None
     """If set, the only sizes accepted (e.g. ["512x512", "768x768"])."""
     min_side: int = 64
@@ -47,4 +49,17 @@ def parse_options(raw: dict[str, Any]) -> SdxlOptions:
         raise ServiceUnavailable("sdxl options: default_strength must be in (0, 1].")
     if options.min_side < 8 or options.max_side < options.min_side:
         raise ServiceUnavailable("sdxl options: need 8 <= min_side <= max_side.")
+    configured_size(options.default_size)
     return options
+
+
+def configured_size(text: str | None) -> tuple[int, int] | None:
+    """``default_size`` as (width, height); None for the UNet's native size."""
+    if text is None or text.strip().lower() == "auto":
+        return None
+    match = _SIZE.match(text)
+    if match is None or min(int(match.group(1)), int(match.group(2))) < 1:
+        raise ServiceUnavailable(
+            f"sdxl options: default_size {text[:40]!r} must be WIDTHxHEIGHT in pixels or 'auto'."
+        )
+    return int(match.group(1)), int(match.group(2))

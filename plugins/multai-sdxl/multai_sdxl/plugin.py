@@ -10,7 +10,10 @@ from collections.abc import Callable
 from multai_core.plugin_api import (
     Backend,
     DeviceSnapshot,
+    ImageEditTask,
+    ImageGenerationTask,
     InferResult,
+    InvalidRequest,
     MemoryEstimate,
     ModelSpec,
     Placement,
@@ -57,15 +60,16 @@ def multai_unload(handle: SdxlHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: SdxlHandle, task: Task, cancel: threading.Event) -> InferResult:
-    from multai_core.plugin_api import InvalidRequest
-    from multai_core.protocol.images import ImageEditRequest, ImageGenerateRequest
+    match task.payload:
+        case ImageGenerationTask():
+            from multai_sdxl.generate import generate
 
-    if task.kind == "image" and isinstance(task.payload, ImageGenerateRequest):
-        from multai_sdxl.generate import generate
+            return generate(handle, task.payload, cancel)
+        case ImageEditTask():
+            from multai_sdxl.edit import edit
 
-        return generate(handle, task.payload, cancel)
-    if task.kind == "image" and isinstance(task.payload, ImageEditRequest):
-        from multai_sdxl.edit import edit
-
-        return edit(handle, task.payload, cancel)
-    raise InvalidRequest(f"the sdxl backend does not serve {task.kind!r} tasks")
+            return edit(handle, task.payload, cancel)
+        case _:
+            raise InvalidRequest(
+                f"the sdxl backend does not serve {type(task.payload).__name__} tasks"
+            )

@@ -6,8 +6,7 @@ from __future__ import annotations
 import math
 
 from multai_core.plugin_api import InvalidRequest
-from multai_core.protocol.images import parse_size
-from multai_sdxl.options import SdxlOptions
+from multai_sdxl.options import SdxlOptions, configured_size
 from multai_sdxl.pipeline_folder import PipelineFolder
 
 
@@ -16,7 +15,7 @@ def side_multiple(folder: PipelineFolder) -> int:
 
 
 def default_size(folder: PipelineFolder, options: SdxlOptions) -> tuple[int, int]:
-    configured = parse_size(options.default_size)
+    configured = configured_size(options.default_size)
     if configured is not None:
         return configured
     return folder.native_size, folder.native_size

@@ -19,12 +19,12 @@ from sdxl_testing import TinyModels
 from multai_core.plugin_api import (
     DeviceSnapshot,
     GpuDevice,
+    ImageGenerationTask,
     ModelSpec,
     Placement,
     ServiceUnavailable,
 )
 from multai_core.plugin_api.torch_device import torch_gpu_build
-from multai_core.protocol.images import ImageGenerateRequest
 
 GiB = 2**30
 
@@ -146,7 +146,7 @@ def test_dtype_and_memory_switches_on_load(tiny_models: TinyModels) -> None:
 def test_cancellation_stops_between_steps(cpu_handle: SdxlHandle) -> None:
     from multai_sdxl.generate import generate
 
-    request = ImageGenerateRequest(prompt="a mug", size="64x64", num_inference_steps=100, seed=1)
+    task = ImageGenerationTask(prompt="a mug", width=64, height=64, steps=100, seed=1)
     cancel = threading.Event()
     steps_seen: list[int] = []
     original = cpu_handle.pipe.unet.forward
@@ -167,13 +167,13 @@ def test_cancellation_stops_between_steps(cpu_handle: SdxlHandle) -> None:
 
     cpu_handle.pipe.vae.decode = counting_decode
     try:
-        result = generate(cpu_handle, request, cancel)
+        result = generate(cpu_handle, task, cancel)
         assert result.images == []
         assert len(steps_seen) == 3  # stopped right after the step during which it was set
         assert decoded == []  # and skipped the VAE decode
         # cancelled before it starts: no step at all
         steps_seen.clear()
-        assert generate(cpu_handle, request, cancel).images == []
+        assert generate(cpu_handle, task, cancel).images == []
         assert steps_seen == []
     finally:
         del cpu_handle.pipe.unet.forward

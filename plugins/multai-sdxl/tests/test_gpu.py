@@ -8,8 +8,13 @@ import threading
 import pytest
 from sdxl_testing import TinyModels
 
-from multai_core.plugin_api import DeviceSnapshot, GpuDevice, ModelSpec, Placement
-from multai_core.protocol.images import ImageGenerateRequest
+from multai_core.plugin_api import (
+    DeviceSnapshot,
+    GpuDevice,
+    ImageGenerationTask,
+    ModelSpec,
+    Placement,
+)
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -50,7 +55,7 @@ def test_float16_on_the_gpu_within_the_estimate(tiny_models: TinyModels, size: i
         assert handle.pipe.unet.device.type == "cuda"
         result = generate(
             handle,
-            ImageGenerateRequest(prompt="a mug", n=1, seed=1, guidance_scale=5.0),
+            ImageGenerationTask(prompt="a mug", n=1, seed=1, guidance_scale=5.0),
             threading.Event(),
         )
         assert [(i.width, i.height) for i in result.images] == [(size, size)]

@@ -15,6 +15,7 @@ from multai_core.plugin_api import (
     ModelSpec,
     Placement,
     Task,
+    TranscriptionTask,
     hookimpl,
 )
 from multai_whisper import BACKEND_NAME
@@ -61,10 +62,13 @@ def multai_unload(handle: WhisperHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: WhisperHandle, task: Task, cancel: threading.Event) -> InferResult:
-    from multai_core.plugin_api import TranscriptionTask
+    match task.payload:
+        case TranscriptionTask() as transcription:
+            from multai_whisper.transcribe import run
 
-    if task.kind not in TASKS or not isinstance(task.payload, TranscriptionTask):
-        raise InvalidRequest(f"the whisper backend does not serve {task.kind!r} tasks")
-    from multai_whisper.transcribe import run
-
-    return run(handle, task.payload, cancel, task.id)
+            return run(handle, transcription, cancel, task.id)
+        case other:
+            raise InvalidRequest(
+                f"The whisper backend serves transcription and translation only, not "
+                f"{type(other).__name__} tasks."
+            )

@@ -24,6 +24,7 @@ from multai_core.plugin_api import (
     InvalidRequest,
     ModelSpec,
     Placement,
+    SpeechTask,
     Task,
     TranscribedSegment,
     TranscriptionInfo,
@@ -73,6 +74,13 @@ def test_registers_the_backend_and_default_model(pm: pluggy.PluginManager) -> No
     assert backend.tasks == {"transcription", "translation"}
     assert backend.options_type is WhisperOptions
     assert [m.name for m in backend.default_models] == ["whisper-base"]
+
+
+def test_a_payload_other_than_a_transcription_is_refused(
+    pm: pluggy.PluginManager, handle: WhisperHandle
+) -> None:
+    with pytest.raises(InvalidRequest, match="not SpeechTask tasks"):
+        infer(pm, handle, SpeechTask(text="hello"))
 
 
 def test_loads_int8_on_the_cpu(handle: WhisperHandle) -> None:
@@ -133,9 +141,7 @@ def test_vad_filter_skips_silence_and_keeps_timestamps(
     try:
         speech = samples(fixture_path("en_invoice.wav"))
         late = np.concatenate([np.zeros(12 * 16000, dtype=np.float32), speech])
-        chunks = list(
-            infer(pm, vad, TranscriptionTask(audio=encode(late, "flac"), language="en"))
-        )
+        chunks = list(infer(pm, vad, TranscriptionTask(audio=encode(late, "flac"), language="en")))
     finally:
         pm.hook.multai_unload(handle=vad)
     info, first, *_ = chunks

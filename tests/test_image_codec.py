@@ -1,4 +1,5 @@
-"""multai_core.media.image_codec: hostile uploads in, encoded images out."""
+"""multai_core.media.image_codec: hostile uploads in, encoded images out; and the public
+RawImage <-> Pillow helpers it uses."""
 
 from __future__ import annotations
 
@@ -9,19 +10,25 @@ import zlib
 from typing import Any
 
 import pytest
-from PIL import Image
-from sdxl_testing import image_file
+from PIL import Image, ImageDraw
 
-from multai_core.media.image_codec import (
-    decode_data_url,
-    decode_image,
-    encode_raw,
-    from_raw,
-    to_raw,
-)
-from multai_core.plugin_api import InvalidRequest, RawImage, RequestTooLarge
+from multai_core.media.image_codec import decode_data_url, decode_image, encode_raw
+from multai_core.plugin_api import InvalidRequest, RawImage, RequestTooLarge, from_pil, to_pil
 
 LIMITS: dict[str, Any] = {"max_pixels": 1_000_000, "max_bytes": 1_000_000}
+
+
+def image_file(size: tuple[int, int], fmt: str = "PNG") -> bytes:
+    """A real image with structure (a gradient and a square), encoded as ``fmt``."""
+    width, height = size
+    ramp = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90)
+    image = ramp.resize(size).convert("RGB")
+    ImageDraw.Draw(image).rectangle(
+        (width // 4, height // 4, width // 2 - 1, height // 2 - 1), fill=(200, 30, 30)
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -115,19 +122,19 @@ def test_data_urls() -> None:
 
 def test_raw_round_trip_and_encodings() -> None:
     source = Image.open(io.BytesIO(image_file((24, 16)))).convert("RGB")
-    raw = to_raw(source)
+    raw = from_pil(source)
     assert (raw.width, raw.height, raw.mode, len(raw.pixels)) == (24, 16, "RGB", 24 * 16 * 3)
-    assert from_raw(raw).tobytes() == source.tobytes()
+    assert to_pil(raw).tobytes() == source.tobytes()
     png = Image.open(io.BytesIO(encode_raw(raw, "png")))
     assert png.format == "PNG" and png.convert("RGB").tobytes() == source.tobytes()  # lossless
     assert Image.open(io.BytesIO(encode_raw(raw, "jpeg", quality=80))).format == "JPEG"
     lossless = Image.open(io.BytesIO(encode_raw(raw, "webp")))
     assert lossless.format == "WEBP" and lossless.convert("RGB").tobytes() == source.tobytes()
     with pytest.raises(ValueError, match="needs"):
-        from_raw(RawImage(width=2, height=2, mode="RGB", pixels=b"short"))
+        to_pil(RawImage(width=2, height=2, mode="RGB", pixels=b"short"))
 
 
 def test_transparency_is_composited_on_white() -> None:
     clear = Image.new("RGBA", (2, 1), (255, 0, 0, 0))
-    assert to_raw(clear).pixels == b"\xff\xff\xff" * 2
-    assert to_raw(clear, "RGBA").pixels == b"\xff\x00\x00\x00" * 2
+    assert from_pil(clear).pixels == b"\xff\xff\xff" * 2
+    assert from_pil(clear, "RGBA").pixels == b"\xff\x00\x00\x00" * 2
