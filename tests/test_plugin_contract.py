@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from multai_core import plugin_api
 from multai_core.packs import Packs
 from multai_core.plugin_api import (
     Backend,
@@ -26,7 +28,8 @@ from multai_core.plugins import make_plugin_manager
 from multai_core.registry import Registry
 from tests.echo_plugin import EchoPlugin
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 HOOKS = [
     name
     for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -162,3 +165,38 @@ def test_load_plugins_env_restricts_discovery() -> None:
     code = "from multai_core.plugins import make_plugin_manager as m; print(sorted(n for n, p in m().list_name_plugin() if p))"
     assert _run(code, MULTAI_LOAD_PLUGINS="") == "[]"
     assert _run(code, MULTAI_LOAD_PLUGINS="does-not-exist") == "[]"
+
+
+def _core_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m == "multai_core" or m.startswith("multai_core.")}
+
+
+PACK_SOURCES = sorted(ROOT.glob("plugins/multai-*/multai_*/**/*.py"))
+
+
+def test_there_are_packs_to_check() -> None:
+    assert len({p.relative_to(ROOT).parts[1] for p in PACK_SOURCES}) >= 5
+
+
+@pytest.mark.parametrize("path", PACK_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_packs_import_only_the_public_package(path: Path) -> None:
+    outside = {
+        m
+        for m in _core_imports(path)
+        if m != "multai_core.plugin_api" and not m.startswith("multai_core.plugin_api.")
+    }
+    assert not outside, (
+        f"{path.name} imports {sorted(outside)}: packs import multai_core.plugin_api only"
+    )
+
+
+@pytest.mark.parametrize("name", plugin_api.__all__)
+def test_every_public_name_is_documented(name: str) -> None:
+    assert f"`{name}`" in README.read_text(), f"{name} is public but README.md does not name it"
