@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 
-from multai_core.request_queue import RequestQueue
+from multai_core.engine.request_queue import RequestQueue
 
 MODELS = ("A", "B", "C")
 

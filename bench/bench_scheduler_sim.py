@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.sim_clairvoyant import clairvoyant
-from multai_core.request_queue import Policy, RequestQueue
+from multai_core.engine.request_queue import Policy, RequestQueue
 
 TRACES = Path(__file__).parent / "traces"
 AGING = {1: 60.0, 2: 240.0}

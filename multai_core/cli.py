@@ -50,8 +50,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _models(_: argparse.Namespace, config: Config) -> int:
-    from multai_core.memory import MemoryManager
-    from multai_core.packs import Packs
+    from multai_core.engine.memory import MemoryManager
+    from multai_core.engine.packs import Packs
     from multai_core.plugins import make_plugin_manager
     from multai_core.registry import Registry
 
@@ -79,7 +79,7 @@ def _models(_: argparse.Namespace, config: Config) -> int:
 
 
 def _plugins(_: argparse.Namespace, __: Config) -> int:
-    from multai_core.packs import Packs
+    from multai_core.engine.packs import Packs
     from multai_core.plugins import make_plugin_manager, plugin_list
 
     pm = make_plugin_manager()

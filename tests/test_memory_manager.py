@@ -8,8 +8,8 @@ import time
 import pytest
 
 from multai_core.config import MemoryConfig
-from multai_core.memory import MemoryManager
-from multai_core.packs import Packs
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.packs import Packs
 from multai_core.plugin_api.errors import InsufficientMemory, ServiceUnavailable
 from multai_core.plugin_api.types import DeviceSnapshot, ModelSpec
 from multai_core.plugins import make_plugin_manager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multai_core.placement import choose_placement, insufficient
+from multai_core.engine.placement import choose_placement, insufficient
 from multai_core.plugin_api.errors import InsufficientMemory, InvalidRequest
 from multai_core.plugin_api.types import DeviceSnapshot, GpuDevice, MemoryEstimate
 

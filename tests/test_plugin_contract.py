@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from multai_core import plugin_api
-from multai_core.packs import Packs
+from multai_core.engine.packs import Packs
 from multai_core.plugin_api import (
     Backend,
     DeviceSnapshot,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from multai_core.request_queue import Policy, RequestQueue
+from multai_core.engine.request_queue import Policy, RequestQueue
 
 
 def drain(queue: RequestQueue[str], loaded: list[str], now: float) -> list[str]:

@@ -15,14 +15,14 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from multai_core import __version__
 from multai_core.config import Config
-from multai_core.memory import MemoryManager
-from multai_core.metrics import Metrics
-from multai_core.packs import Packs
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.metrics import Metrics
+from multai_core.engine.packs import Packs
+from multai_core.engine.scheduler import Scheduler
 from multai_core.plugin_api import offline
 from multai_core.plugin_api.types import DeviceSnapshot
 from multai_core.plugins import make_plugin_manager
 from multai_core.registry import Registry
-from multai_core.scheduler import Scheduler
 from multai_core.server import controllers
 from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.errors import handle_exception

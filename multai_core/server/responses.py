@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from litestar import Request
 from litestar.response import Stream
 
-from multai_core.scheduler import Job, Scheduler
+from multai_core.engine.scheduler import Job, Scheduler
 
 T = TypeVar("T")
 SSE_HEADERS = {

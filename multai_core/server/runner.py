@@ -6,7 +6,7 @@ from __future__ import annotations
 import uvicorn
 from litestar import Litestar
 
-from multai_core.scheduler import Scheduler
+from multai_core.engine.scheduler import Scheduler
 
 
 class GracefulServer(uvicorn.Server):

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 import structlog
 
+from multai_core.engine.scheduler import Job
 from multai_core.media.multipart import UploadedFile
 from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
 from multai_core.plugin_api.results import TranscribedSegment, TranscriptionInfo
@@ -28,7 +29,6 @@ from multai_core.protocol.audio import (
     TranslationForm,
     language_name,
 )
-from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services

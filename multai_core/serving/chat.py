@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
+from multai_core.engine.scheduler import Job
 from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import InvalidRequest
 from multai_core.plugin_api.results import RawImage, TextDelta, Usage
@@ -22,7 +23,6 @@ from multai_core.protocol.chat import (
 )
 from multai_core.protocol.common import Usage as WireUsage
 from multai_core.protocol.common import effective_priority
-from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.chat_images import ImageLimits, prepare_images
 from multai_core.serving.chat_task import chat_task, check

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
+from multai_core.engine.scheduler import Job
 from multai_core.plugin_api.results import TextDelta, TokenLogprob, Usage
 from multai_core.plugin_api.task_text import CompletionTask
 from multai_core.protocol.completions import (
@@ -13,7 +14,6 @@ from multai_core.protocol.completions import (
     CompletionLogprobs,
     CompletionRequest,
 )
-from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.sampling import sampling_params

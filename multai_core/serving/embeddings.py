@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 
+from multai_core.engine.scheduler import Job
 from multai_core.plugin_api.errors import InferenceFailed
 from multai_core.plugin_api.results import EmbeddingResult
 from multai_core.plugin_api.task_text import EmbeddingTask
@@ -14,7 +15,6 @@ from multai_core.protocol.embeddings import (
     EmbeddingRequest,
     EmbeddingUsage,
 )
-from multai_core.scheduler import Job
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
 

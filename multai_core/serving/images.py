@@ -15,6 +15,7 @@ import time
 
 import msgspec
 
+from multai_core.engine.scheduler import Job
 from multai_core.media.image_codec import CONTENT_TYPES, decode_image, encode_raw
 from multai_core.media.multipart import MultipartForm, UploadedFile
 from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
@@ -29,7 +30,6 @@ from multai_core.protocol.images import (
     ImageParams,
     ImagesResponse,
 )
-from multai_core.scheduler import Job
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.image_tasks import edit_task, generation_task
 from multai_core.serving.jobs import collect, submit

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pluggy
 
 from multai_core.config import Config
-from multai_core.memory import MemoryManager
-from multai_core.metrics import Metrics
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.metrics import Metrics
+from multai_core.engine.scheduler import Scheduler
 from multai_core.registry import Registry
-from multai_core.scheduler import Scheduler
 from multai_core.serving.image_store import ImageStore
 
 

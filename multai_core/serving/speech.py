@@ -18,6 +18,7 @@ from typing import cast
 
 import structlog
 
+from multai_core.engine.scheduler import Job
 from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import (
     InferenceFailed,
@@ -43,7 +44,6 @@ from multai_core.protocol.speech import (
     Voice,
     VoiceList,
 )
-from multai_core.scheduler import Job
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services

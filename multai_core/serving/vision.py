@@ -8,6 +8,7 @@ import asyncio
 import base64
 import binascii
 
+from multai_core.engine.scheduler import Job
 from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
 from multai_core.plugin_api.results import RawImage
 from multai_core.protocol.chat import (
@@ -18,7 +19,6 @@ from multai_core.protocol.chat import (
     TextPart,
 )
 from multai_core.protocol.vision import VisionRequest
-from multai_core.scheduler import Job
 from multai_core.serving import chat
 from multai_core.serving.chat_images import ImageLimits, decode_bytes, decode_inline
 from multai_core.serving.services import Services

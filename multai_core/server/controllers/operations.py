@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from multai_core.engine.scheduler import Job
 from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import MultaiError
 from multai_core.protocol.operations import (
@@ -18,7 +19,6 @@ from multai_core.protocol.operations import (
     ResidentModel,
     ResidentModelList,
 )
-from multai_core.scheduler import Job
 from multai_core.serving.services import Services
 
 

@@ -11,9 +11,9 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 
+from multai_core.engine.scheduler import Job, Scheduler
 from multai_core.plugin_api.errors import MultaiError
 from multai_core.protocol.speech import SpeechRequest, VoiceList
-from multai_core.scheduler import Job, Scheduler
 from multai_core.server.errors import error_response
 from multai_core.server.request_id import request_id_of
 from multai_core.server.responses import until_done

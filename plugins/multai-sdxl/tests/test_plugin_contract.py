@@ -13,7 +13,7 @@ import pytest
 from multai_sdxl.options import SdxlOptions, configured_size, parse_options
 from multai_sdxl.plugin import multai_infer
 
-from multai_core.packs import Packs
+from multai_core.engine.packs import Packs
 from multai_core.plugin_api import InvalidRequest, ServiceUnavailable, Task
 from multai_core.plugins import make_plugin_manager
 

@@ -21,8 +21,9 @@ from typing import Any
 import structlog
 
 from multai_core.config import SchedulerConfig
-from multai_core.memory import MemoryManager
-from multai_core.metrics import Metrics
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.metrics import Metrics
+from multai_core.engine.request_queue import RequestQueue
 from multai_core.plugin_api.errors import (
     Conflict,
     InferenceFailed,
@@ -35,7 +36,6 @@ from multai_core.plugin_api.errors import (
 from multai_core.plugin_api.results import EmbeddingResult, Usage
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import EngineStats, ModelSpec, ReportsEngineStats
-from multai_core.request_queue import RequestQueue
 
 log = structlog.get_logger(__name__)
 

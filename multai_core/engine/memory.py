@@ -10,10 +10,10 @@ import msgspec
 import structlog
 
 from multai_core.config import MemoryConfig
-from multai_core.devices import probe_devices
-from multai_core.metrics import Metrics
-from multai_core.packs import PackHooks, Packs
-from multai_core.placement import choose_placement, insufficient
+from multai_core.engine.devices import probe_devices
+from multai_core.engine.metrics import Metrics
+from multai_core.engine.packs import PackHooks, Packs
+from multai_core.engine.placement import choose_placement, insufficient
 from multai_core.plugin_api.errors import MultaiError, ServiceUnavailable
 from multai_core.plugin_api.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placement
 
