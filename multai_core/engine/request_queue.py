@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -40,16 +40,88 @@ def _rank(seq: int, entry: _Entry[T], loaded: Collection[str]) -> tuple[int, int
     return entry[0], 0 if entry[1] in loaded else 1, seq
 
 
-class RequestQueue(Generic[T]):
-    """``policy``: "multai" (the above), "thesis" (the 2024 thesis's queue: no aging, no swap
-    costs, priority 2 in arrival order) or "fifo" (arrival order, priorities ignored); the
-    last two exist for comparison."""
+class Pick(NamedTuple):
+    """What a policy is asked with: the models resident now, the time, which models may start,
+    the longest a job may take and the measured (load_s, service_s) of a model."""
 
-    def __init__(self, aging_s: dict[int, float] | None = None, policy: Policy = "multai") -> None:
-        self.policy = policy
-        self.aging_s = {0: float("inf"), 1: 30.0, 2: 120.0} | (aging_s or {})
-        if policy == "thesis":
-            self.aging_s = {0: float("inf"), 1: float("inf"), 2: float("inf")}
+    loaded: Collection[str]
+    now: float
+    may_start: Callable[[str], bool]
+    horizon: float
+    costs: Costs | None
+
+
+class QueuePolicy:
+    """How the next request is chosen among those that may start: the rules in this module's
+    docstring. A policy reads the queue's per-priority and per-model order through its
+    ``_first``, ``_pick_affine`` and ``_heads``; a new one subclasses this and overrides
+    ``choose`` (and ``aging`` if it ignores the configured aging bounds)."""
+
+    def aging(self, configured: dict[int, float]) -> dict[int, float]:
+        return configured
+
+    def choose(self, queue: RequestQueue[Any], pick: Pick) -> tuple[int, int] | None:
+        """(priority, sequence number) of the next request, or None."""
+        may_start, depth = pick.may_start, queue._depth
+        if depth[0] and (first := queue._first(0, may_start)) is not None:
+            return 0, first
+        first_1 = queue._first(1, may_start) if depth[1] else None
+        first_2 = queue._first(2, may_start) if depth[2] else None
+        if (
+            first_2 is not None
+            and (first_1 is None or first_2 < first_1)
+            and queue._entries[first_2][2] <= pick.now - queue.aging_s[2] + pick.horizon
+        ):
+            return 2, first_2  # a due priority-2 request competes with 1 by age
+        priority, first = (1, first_1) if first_1 is not None else (2, first_2)
+        if first is None:
+            return None
+        return priority, self.pick(queue, priority, first, pick)
+
+    def pick(self, queue: RequestQueue[Any], priority: int, first: int, pick: Pick) -> int:
+        """Within one priority, ``first`` being its oldest request that may start."""
+        return queue._pick_affine(priority, first, pick)
+
+
+class ThesisPolicy(QueuePolicy):
+    """The 2024 thesis's queue, for comparison: no aging, no swap costs, priority 2 in
+    arrival order."""
+
+    def aging(self, configured: dict[int, float]) -> dict[int, float]:  # noqa: ARG002
+        return {0: float("inf"), 1: float("inf"), 2: float("inf")}
+
+    def choose(self, queue: RequestQueue[Any], pick: Pick) -> tuple[int, int] | None:
+        return super().choose(queue, pick._replace(costs=None))
+
+    def pick(self, queue: RequestQueue[Any], priority: int, first: int, pick: Pick) -> int:
+        return first if priority == 2 else super().pick(queue, priority, first, pick)
+
+
+class FifoPolicy(QueuePolicy):
+    """Arrival order, priorities ignored: the baseline."""
+
+    def choose(self, queue: RequestQueue[Any], pick: Pick) -> tuple[int, int] | None:
+        firsts = [(queue._first(p, pick.may_start), p) for p in (0, 1, 2) if queue._depth[p]]
+        oldest = min(((s, p) for s, p in firsts if s is not None), default=None)
+        return None if oldest is None else (oldest[1], oldest[0])
+
+
+POLICIES: dict[str, QueuePolicy] = {
+    "multai": QueuePolicy(),
+    "thesis": ThesisPolicy(),
+    "fifo": FifoPolicy(),
+}
+
+
+class RequestQueue(Generic[T]):
+    """``policy``: a :class:`QueuePolicy` or the name of one: "multai" (the above), "thesis"
+    or "fifo" (the last two exist for comparison)."""
+
+    def __init__(
+        self, aging_s: dict[int, float] | None = None, policy: Policy | QueuePolicy = "multai"
+    ) -> None:
+        self.policy = POLICIES[policy] if isinstance(policy, str) else policy
+        self.aging_s = self.policy.aging({0: float("inf"), 1: 30.0, 2: 120.0} | (aging_s or {}))
         self._next = 0
         self._entries: dict[int, _Entry[T]] = {}
         self._order: tuple[deque[int], ...] = (deque(), deque(), deque())
@@ -160,43 +232,13 @@ class RequestQueue(Generic[T]):
         costs: Costs | None,
     ) -> tuple[int, int] | None:
         """(priority, sequence number) of the next request, or None."""
-        depth = self._depth
-        if self.policy == "fifo":
-            firsts = [(self._first(p, may_start), p) for p in (0, 1, 2) if depth[p]]
-            oldest = min(((s, p) for s, p in firsts if s is not None), default=None)
-            return None if oldest is None else (oldest[1], oldest[0])
-        if self.policy == "thesis":
-            costs = None
-        if depth[0] and (first := self._first(0, may_start)) is not None:
-            return 0, first
-        first_1 = self._first(1, may_start) if depth[1] else None
-        first_2 = self._first(2, may_start) if depth[2] else None
-        if (
-            first_2 is not None
-            and (first_1 is None or first_2 < first_1)
-            and self._entries[first_2][2] <= now - self.aging_s[2] + horizon
-        ):
-            return 2, first_2  # a due priority-2 request competes with 1 by age
-        priority, first = (1, first_1) if first_1 is not None else (2, first_2)
-        if first is None:
-            return None
-        bound = now - self.aging_s[priority]  # a request enqueued before this has overstayed
-        return priority, self._pick(priority, first, loaded, bound, horizon, may_start, costs)
+        return self.policy.choose(self, Pick(loaded, now, may_start, horizon, costs))
 
-    def _pick(
-        self,
-        priority: int,
-        first: int,
-        loaded: Collection[str],
-        bound: float,
-        horizon: float,
-        may_start: Callable[[str], bool],
-        costs: Costs | None,
-    ) -> int:
+    def _pick_affine(self, priority: int, first: int, pick: Pick) -> int:
         """``first``: the oldest request that may start; one enqueued at or before ``bound``
         has waited its aging bound, one enqueued at or before ``bound + horizon`` is due."""
-        if self.policy == "thesis" and priority == 2:
-            return first
+        loaded, horizon, may_start, costs = pick.loaded, pick.horizon, pick.may_start, pick.costs
+        bound = pick.now - self.aging_s[priority]  # one enqueued before this has overstayed
         entries, by_model = self._entries, self._by_model[priority]
         first_at = entries[first][2]
         if first_at <= bound:
