@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,28 @@ def test_subprocesses_are_guarded_too() -> None:
     code = "import socket; print(socket.socket.connect.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == socket_guard.__name__
+
+
+def test_the_guard_is_opt_in(tmp_path: Path) -> None:
+    """A pack author's own pytest run gets no guard (and no rewritten PYTHONPATH) unless it
+    asks with -p, as MultAI's suites do in their addopts."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "test_env.py").write_text(
+        "import os\n\ndef test_env():\n    print('PYTHONPATH=' + os.environ.get('PYTHONPATH', ''))\n",
+        encoding="utf-8",
+    )
+
+    def run(*extra: str) -> str:
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MULTAI_SOCKET_GUARD")
+        }
+        command = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", *extra]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    plain = run()
+    assert "socket guard" not in plain and "PYTHONPATH=\n" in plain
+    guarded = run("-p", "multai_core.testing.pytest_plugin")
+    assert "socket guard: 0 outbound connection attempts" in guarded
+    assert "guard_site" in guarded

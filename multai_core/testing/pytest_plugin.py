@@ -1,5 +1,6 @@
-"""pytest plugin (entry point pytest11, active wherever multai-core is installed): the socket
-guard for the whole session. A test run that tried to reach the network fails, naming where."""
+"""pytest plugin, opt-in (``-p multai_core.testing.pytest_plugin``, which MultAI's own suites set
+in their addopts): the socket guard for the whole session. A test run that tried to reach the
+network fails, naming where. ``MULTAI_SOCKET_GUARD=off`` turns it off for one run."""
 
 from __future__ import annotations
 
