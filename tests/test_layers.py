@@ -31,7 +31,7 @@ DOORS: dict[str, set[str]] = {
         "serving",
     },
     "cli": {"plugin_api", "config", "engine", "registry", "plugins", "server"},
-    "testing": {"plugin_api", "protocol", "config", "server", "plugins"},
+    "testing": {"plugin_api", "protocol", "config", "engine", "server", "plugins"},
 }
 
 

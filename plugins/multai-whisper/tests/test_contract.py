@@ -1,0 +1,16 @@
+"""The pack contract kit on multai-whisper's default model (Whisper base from PyPI)."""
+
+from pathlib import Path
+
+import pytest
+
+from multai_core.testing.pack import PackContract
+
+
+class TestContract(PackContract):
+    entry_point = "whisper"
+    backend = "whisper"
+
+    @pytest.fixture(autouse=True)
+    def _cache(self, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MULTAI_CACHE_DIR", str(cache_dir))
