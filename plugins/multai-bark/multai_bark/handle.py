@@ -157,3 +157,7 @@ def load(spec: ModelSpec, placement: Placement) -> BarkHandle:
         options=options,
         device=device,
     )
+
+
+def unload(handle: BarkHandle) -> None:
+    handle.close()

@@ -1,6 +1,6 @@
-"""The hook implementations (entry point ``multai.bark``). Thin: each hook hands over to a
-module; the core calls them only for this backend's models and handles. Nothing here imports
-torch."""
+"""The pack's hooks (entry point ``multai.bark``): the registration, the estimate, load and
+unload functions of its modules marked as hook implementations, and the task dispatch.
+Nothing here imports torch."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import threading
 from collections.abc import Callable
 
 from multai_bark import BACKEND_NAME
-from multai_bark.handle import BarkHandle
+from multai_bark.estimate import estimate
+from multai_bark.handle import BarkHandle, load, unload
 from multai_bark.options import BarkOptions
 from multai_core.plugin_api import (
     Backend,
-    DeviceSnapshot,
     InferResult,
     InvalidRequest,
-    MemoryEstimate,
     ModelSpec,
-    Placement,
     SpeechTask,
     Task,
     VoiceCatalog,
@@ -49,26 +47,9 @@ def voices(spec: ModelSpec) -> list[VoiceInfo]:
     return VoiceLibrary.for_model(spec).catalog()
 
 
-@hookimpl
-def multai_estimate_memory(
-    spec: ModelSpec,
-    devices: DeviceSnapshot,  # noqa: ARG001 - the estimate does not depend on free memory
-) -> MemoryEstimate:
-    from multai_bark.estimate import estimate
-
-    return estimate(spec)
-
-
-@hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> BarkHandle:
-    from multai_bark.handle import load
-
-    return load(spec, placement)
-
-
-@hookimpl
-def multai_unload(handle: BarkHandle) -> None:
-    handle.close()
+multai_estimate_memory = hookimpl(estimate)
+multai_load = hookimpl(load)
+multai_unload = hookimpl(unload)
 
 
 @hookimpl

@@ -90,7 +90,7 @@ def test_estimate_is_weights_plus_the_largest_stage(tiny_bark: Path) -> None:
         "semantic_config": {**generation["semantic_config"], "max_new_tokens": 768},
     }
     assert workspace_bytes(config, longer, FLOAT32) > workspace_bytes(config, generation, FLOAT32)
-    via_hook = plugin.multai_estimate_memory(spec=spec(tiny_bark), devices=None)
+    via_hook = plugin.multai_estimate_memory(spec=spec(tiny_bark))
     assert via_hook == estimate
 
 
@@ -107,9 +107,9 @@ def test_pickled_weights_are_refused_before_anything_loads(tmp_path: Path, tiny_
 
 def test_bad_options_fail_with_the_field_named(tiny_bark: Path) -> None:
     with pytest.raises(ServiceUnavailable, match="max_segment_chars"):
-        plugin.multai_estimate_memory(spec=spec(tiny_bark, max_segment_chars=5), devices=None)
+        plugin.multai_estimate_memory(spec=spec(tiny_bark, max_segment_chars=5))
     with pytest.raises(ServiceUnavailable, match="bogus"):
-        plugin.multai_estimate_memory(spec=spec(tiny_bark, bogus=1), devices=None)
+        plugin.multai_estimate_memory(spec=spec(tiny_bark, bogus=1))
 
 
 def library(root: Path, **options: object) -> VoiceLibrary:

@@ -138,3 +138,7 @@ def load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
         template=template,
         engine=engine,
     )
+
+
+def unload(handle: LlamaHandle) -> None:
+    handle.close()

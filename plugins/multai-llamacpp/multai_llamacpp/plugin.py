@@ -1,6 +1,6 @@
-"""The hook implementations (entry point ``multai.llamacpp``). Thin: each hook hands over to a
-module; the core calls them only for this backend's models and handles. Nothing here imports
-llama_cpp."""
+"""The pack's hooks (entry point ``multai.llamacpp``): the registration, the estimate, load and
+unload functions of its modules marked as hook implementations, and the task dispatch.
+Nothing here imports llama_cpp."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from multai_core.plugin_api import (
     EmbeddingTask,
     InferResult,
     InvalidRequest,
-    MemoryEstimate,
     ModelSpec,
-    Placement,
     Task,
     hookimpl,
 )
 from multai_llamacpp import BACKEND_NAME
-from multai_llamacpp.handle import LlamaHandle
+from multai_llamacpp.estimate import estimate
+from multai_llamacpp.handle import LlamaHandle, load, unload
 from multai_llamacpp.options import LlamaCppOptions
 
 TASKS = frozenset({"chat", "completion", "embedding"})
@@ -47,24 +46,9 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
     )
 
 
-@hookimpl
-def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate:
-    """``devices`` is not needed: the estimate depends on the file and options only."""
-    from multai_llamacpp.estimate import estimate
-
-    return estimate(spec)
-
-
-@hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
-    from multai_llamacpp.handle import load
-
-    return load(spec, placement)
-
-
-@hookimpl
-def multai_unload(handle: LlamaHandle) -> None:
-    handle.close()
+multai_estimate_memory = hookimpl(estimate)
+multai_load = hookimpl(load)
+multai_unload = hookimpl(unload)
 
 
 @hookimpl

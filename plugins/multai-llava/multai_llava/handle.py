@@ -140,3 +140,7 @@ def load(spec: ModelSpec, placement: Placement) -> LlavaHandle:
         chat_template=template,
         quantized=quantized,
     )
+
+
+def unload(handle: LlavaHandle) -> None:
+    handle.close()

@@ -1,6 +1,6 @@
-"""The hook implementations (entry point ``multai.llava``). Thin: each hook hands over to a
-module; the core calls them only for this backend's models and handles. Nothing here imports
-torch."""
+"""The pack's hooks (entry point ``multai.llava``): the registration, the estimate, load and
+unload functions of its modules marked as hook implementations, and the task dispatch.
+Nothing here imports torch."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ from multai_core.plugin_api import (
     ChatTask,
     InferResult,
     InvalidRequest,
-    MemoryEstimate,
-    ModelSpec,
-    Placement,
     Task,
     hookimpl,
 )
 from multai_llava import BACKEND_NAME
-from multai_llava.handle import LlavaHandle
+from multai_llava.estimate import estimate
+from multai_llava.handle import LlavaHandle, load, unload
 from multai_llava.options import LlavaOptions
 
 TASKS = frozenset({"chat", "vision"})
@@ -37,23 +35,9 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
     )
 
 
-@hookimpl
-def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate:
-    from multai_llava.estimate import estimate
-
-    return estimate(spec)
-
-
-@hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> LlavaHandle:
-    from multai_llava.handle import load
-
-    return load(spec, placement)
-
-
-@hookimpl
-def multai_unload(handle: LlavaHandle) -> None:
-    handle.close()
+multai_estimate_memory = hookimpl(estimate)
+multai_load = hookimpl(load)
+multai_unload = hookimpl(unload)
 
 
 @hookimpl

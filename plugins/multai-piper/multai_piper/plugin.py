@@ -12,7 +12,6 @@ from multai_core.plugin_api import (
     Backend,
     InferResult,
     InvalidRequest,
-    MemoryEstimate,
     ModelSpec,
     Placement,
     SpeechTask,
@@ -22,6 +21,7 @@ from multai_core.plugin_api import (
     hookimpl,
 )
 from multai_piper import BACKEND_NAME
+from multai_piper.estimate import estimate
 from multai_piper.options import PiperOptions
 from multai_piper.voices import describe
 
@@ -47,17 +47,12 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
     )
 
 
-@hookimpl
-def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate:
-    # the estimate does not depend on free memory, so ``devices`` is not taken
-    from multai_piper.estimate import estimate
-
-    return estimate(spec)
+multai_estimate_memory = hookimpl(estimate)
 
 
 @hookimpl
 def multai_load(spec: ModelSpec, placement: Placement) -> PiperHandle:
-    from multai_piper.handle import load
+    from multai_piper.handle import load  # numpy and onnxruntime: only when a model loads
 
     return load(spec, placement)
 
@@ -69,10 +64,14 @@ def multai_unload(handle: PiperHandle) -> None:
 
 @hookimpl
 def multai_infer(handle: PiperHandle, task: Task, cancel: threading.Event) -> InferResult:
-    if isinstance(task.payload, VoicesTask):
-        return VoiceCatalog(voices=handle.voices.catalog())
-    if task.kind == "speech" and isinstance(task.payload, SpeechTask):
-        from multai_piper.synthesis import speak
+    match task.payload:
+        case VoicesTask():
+            return VoiceCatalog(voices=handle.voices.catalog())
+        case SpeechTask() as speech:
+            from multai_piper.synthesis import speak
 
-        return speak(handle, task.payload, cancel, task.id)
-    raise InvalidRequest(f"The piper backend serves speech only, not {task.kind!r} tasks.")
+            return speak(handle, speech, cancel, task.id)
+        case other:
+            raise InvalidRequest(
+                f"The piper backend serves speech only, not {type(other).__name__} tasks."
+            )

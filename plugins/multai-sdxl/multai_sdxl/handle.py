@@ -126,3 +126,7 @@ def load(spec: ModelSpec, placement: Placement) -> SdxlHandle:
         seconds=round(time.perf_counter() - started, 3),
     )
     return SdxlHandle(spec, placement, options, folder, pipe, dtype, tight)
+
+
+def unload(handle: SdxlHandle) -> None:
+    handle.close()

@@ -1,6 +1,6 @@
-"""The hook implementations (entry point ``multai.sdxl``). Thin: each hook hands over to a
-module; the core calls them only for this backend's models and handles. Nothing here imports
-torch."""
+"""The pack's hooks (entry point ``multai.sdxl``): the registration, the estimate, load and
+unload functions of its modules marked as hook implementations, and the task dispatch.
+Nothing here imports torch."""
 
 from __future__ import annotations
 
@@ -9,19 +9,16 @@ from collections.abc import Callable
 
 from multai_core.plugin_api import (
     Backend,
-    DeviceSnapshot,
     ImageEditTask,
     ImageGenerationTask,
     InferResult,
     InvalidRequest,
-    MemoryEstimate,
-    ModelSpec,
-    Placement,
     Task,
     hookimpl,
 )
 from multai_sdxl import BACKEND_NAME
-from multai_sdxl.handle import SdxlHandle
+from multai_sdxl.handle import SdxlHandle, load, unload
+from multai_sdxl.model_estimate import estimate_spec
 from multai_sdxl.options import SdxlOptions
 
 TASKS = frozenset({"image"})
@@ -39,23 +36,9 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
     )
 
 
-@hookimpl
-def multai_estimate_memory(spec: ModelSpec, devices: DeviceSnapshot) -> MemoryEstimate:
-    from multai_sdxl.model_estimate import estimate_spec
-
-    return estimate_spec(spec, devices)
-
-
-@hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> SdxlHandle:
-    from multai_sdxl.handle import load
-
-    return load(spec, placement)
-
-
-@hookimpl
-def multai_unload(handle: SdxlHandle) -> None:
-    handle.close()
+multai_estimate_memory = hookimpl(estimate_spec)
+multai_load = hookimpl(load)
+multai_unload = hookimpl(unload)
 
 
 @hookimpl

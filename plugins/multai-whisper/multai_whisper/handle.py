@@ -79,3 +79,7 @@ def load(spec: ModelSpec, placement: Placement) -> WhisperHandle:
         supported_languages=frozenset(model.supported_languages),
         multilingual=bool(model.model.is_multilingual),
     )
+
+
+def unload(handle: WhisperHandle) -> None:
+    handle.close()

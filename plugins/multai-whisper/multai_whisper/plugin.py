@@ -1,6 +1,6 @@
-"""The hook implementations (entry point ``multai.whisper``). Thin: each hook hands over to a
-module; the core calls them only for this backend's models and handles. Nothing here imports
-faster_whisper, ctranslate2 or numpy."""
+"""The pack's hooks (entry point ``multai.whisper``): the registration, the estimate, load and
+unload functions of its modules marked as hook implementations, and the task dispatch.
+Nothing here imports faster_whisper, ctranslate2 or numpy."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from multai_core.plugin_api import (
     Backend,
     InferResult,
     InvalidRequest,
-    MemoryEstimate,
-    ModelSpec,
-    Placement,
     Task,
     TranscriptionTask,
     hookimpl,
 )
 from multai_whisper import BACKEND_NAME
-from multai_whisper.handle import WhisperHandle
+from multai_whisper.estimate import estimate
+from multai_whisper.handle import WhisperHandle, load, unload
 from multai_whisper.options import WhisperOptions
 
 TASKS = frozenset({"transcription", "translation"})
@@ -40,24 +38,9 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
     )
 
 
-@hookimpl
-def multai_estimate_memory(spec: ModelSpec) -> MemoryEstimate:
-    # the estimate does not depend on free memory, so ``devices`` is not taken
-    from multai_whisper.estimate import estimate
-
-    return estimate(spec)
-
-
-@hookimpl
-def multai_load(spec: ModelSpec, placement: Placement) -> WhisperHandle:
-    from multai_whisper.handle import load
-
-    return load(spec, placement)
-
-
-@hookimpl
-def multai_unload(handle: WhisperHandle) -> None:
-    handle.close()
+multai_estimate_memory = hookimpl(estimate)
+multai_load = hookimpl(load)
+multai_unload = hookimpl(unload)
 
 
 @hookimpl
