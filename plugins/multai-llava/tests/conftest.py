@@ -4,7 +4,6 @@ the official SDK client, and images made in memory."""
 from __future__ import annotations
 
 import base64
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from multai_core.testing.image_host import image_bytes
 from multai_core.testing.server import multai_process
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -77,25 +77,8 @@ def client(server: str) -> OpenAI:
     return OpenAI(base_url=f"{server}/v1", api_key="unused", max_retries=0, timeout=120)
 
 
-def image_bytes(
-    color: tuple[int, int, int], size: tuple[int, int] = (48, 40), fmt: str = "PNG"
-) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
 def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
-def image_part(url: str, detail: str | None = None) -> dict[str, object]:
-    image_url: dict[str, object] = {"url": url}
-    if detail is not None:
-        image_url["detail"] = detail
-    return {"type": "image_url", "image_url": image_url}
 
 
 RED = data_url(image_bytes((220, 20, 20)))

@@ -4,9 +4,10 @@ running the tiny LLaVA: one and two images, streamed and not, sampling parameter
 from __future__ import annotations
 
 import pytest
-from conftest import BLUE, MODEL, NO_EOS, RED, data_url, image_bytes, image_part
+from conftest import BLUE, MODEL, NO_EOS, RED, data_url
 from openai import OpenAI
 
+from multai_core.testing.image_host import image_bytes, image_part
 from multai_core.testing.openai_spec import validate
 
 

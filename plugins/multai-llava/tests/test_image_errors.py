@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import MAX_IMAGES, MODEL, RED, data_url, image_bytes, image_part
+from conftest import MAX_IMAGES, MODEL, RED, data_url
 from images_bad import png_bomb
 from openai import OpenAI
 
+from multai_core.testing.image_host import image_bytes, image_part
 from multai_core.testing.openai_spec import validate
 
 

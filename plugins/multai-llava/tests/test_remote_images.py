@@ -4,61 +4,17 @@ images come from a local server on 127.0.0.1; nothing leaves the machine."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from conftest import MODEL, SERVER_ENV, image_bytes, image_part, write_config
+from conftest import MODEL, SERVER_ENV, write_config
 from openai import OpenAI
 
+from multai_core.testing.image_host import CAP, PNG, image_host, image_part
 from multai_core.testing.server import multai_process, threaded_server
-
-CAP = 100_000
-PNG = image_bytes((200, 200, 10))
-
-
-async def image_host(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """A tiny ASGI app: the paths below, each a way an image URL can behave."""
-    if scope["type"] != "http":
-        return
-    path = scope["path"]
-
-    async def start(status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers or []})
-
-    async def body(data: bytes, more: bool = False) -> None:
-        await send({"type": "http.response.body", "body": data, "more_body": more})
-
-    if path in ("/health", "/part.png"):
-        await start(200, [(b"content-type", b"image/png")])
-        await body(PNG)
-    elif path == "/moved":
-        await start(302, [(b"location", b"/part.png")])
-        await body(b"")
-    elif path == "/declared-big":
-        await start(200, [(b"content-length", str(CAP * 10).encode())])
-        await body(b"\x00" * 10)  # the header alone must be enough to refuse it
-    elif path == "/endless":  # no content-length: the cap must cut the stream
-        await start(200)
-        for _ in range(40):
-            await body(b"\x89" * 8192, more=True)
-        await body(b"")
-    elif path == "/slow":
-        await asyncio.sleep(3)
-        await start(200)
-        await body(PNG)
-    elif path == "/drip":  # each read is quick; the whole fetch is not
-        await start(200)
-        for byte in PNG[:12]:
-            await asyncio.sleep(0.25)
-            await body(bytes([byte]), more=True)
-        await body(PNG[12:])
-    else:
-        await start(404)
-        await body(b"no")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import httpx
 import multai_llava.plugin
 import openai
 import pytest
-from conftest import MODEL, RED, image_bytes, image_part
+from conftest import MODEL, RED
 from openai import OpenAI
 from text_only_plugin import TextOnlyPlugin
 
@@ -20,6 +20,7 @@ from multai_core.config import Config
 from multai_core.plugin_api import ModelSpec
 from multai_core.plugins import make_plugin_manager
 from multai_core.server.app import create_app
+from multai_core.testing.image_host import image_bytes, image_part
 from multai_core.testing.server import threaded_server
 
 

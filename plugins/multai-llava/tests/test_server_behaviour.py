@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import MODEL, NO_EOS, data_url, image_bytes, image_part
+from conftest import MODEL, NO_EOS, data_url
 from openai import OpenAI
+
+from multai_core.testing.image_host import image_bytes, image_part
 
 
 def log_events(path: Path) -> list[dict[str, object]]:

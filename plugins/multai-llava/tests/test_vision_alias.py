@@ -9,11 +9,12 @@ import json
 import httpx
 import openai
 import pytest
-from conftest import MODEL, image_bytes, image_part
+from conftest import MODEL
 from images_bad import png_bomb
 from openai import OpenAI
 from openai.types.chat import ChatCompletion
 
+from multai_core.testing.image_host import image_bytes, image_part
 from multai_core.testing.openai_spec import validate
 
 PNG = image_bytes((220, 20, 20))

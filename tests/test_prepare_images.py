@@ -10,12 +10,11 @@ from collections.abc import Iterator
 
 import msgspec
 import pytest
-from conftest import image_part
-from test_remote_images import CAP, PNG, image_host
 
 from multai_core.plugin_api import InvalidRequest, MultaiError, RequestTooLarge
 from multai_core.protocol.chat import ChatCompletionRequest
 from multai_core.serving.chat_images import ImageLimits, prepare_images
+from multai_core.testing.image_host import CAP, PNG, image_host, image_part
 from multai_core.testing.server import threaded_server
 
 LIMITS = ImageLimits(
