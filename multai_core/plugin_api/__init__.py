@@ -41,7 +41,12 @@ from multai_core.plugin_api.results import (
     VoiceCatalog,
     VoiceInfo,
 )
-from multai_core.plugin_api.task_audio import SpeechTask, TranscriptionTask, VoicesTask
+from multai_core.plugin_api.task_audio import (
+    OPENAI_VOICES,
+    SpeechTask,
+    TranscriptionTask,
+    VoicesTask,
+)
 from multai_core.plugin_api.task_image import ImageEditTask, ImageGenerationTask
 from multai_core.plugin_api.task_text import (
     ChatTask,
@@ -69,6 +74,7 @@ from multai_core.plugin_api.types import (
 )
 
 __all__ = [
+    "OPENAI_VOICES",
     "AuthenticationFailed",
     "Backend",
     "ChatTask",

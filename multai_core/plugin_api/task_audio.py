@@ -33,6 +33,12 @@ class TranscriptionTask(msgspec.Struct, kw_only=True, frozen=True):
         )
 
 
+OPENAI_VOICES = (
+    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable",
+    "marin", "nova", "onyx", "sage", "shimmer", "verse",
+)  # fmt: skip
+"""The voice names OpenAI's speech API takes: a TTS pack maps each to one of its own voices."""
+
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 

@@ -20,6 +20,7 @@ from multai_bark.safetensors_header import read_tensors, weight_bytes
 from multai_bark.synthesis import speak
 from multai_bark.voices import PRESET_LIBRARY, VoiceLibrary
 
+from multai_core import plugin_api
 from multai_core.plugin_api import (
     InvalidRequest,
     ModelSpec,
@@ -122,6 +123,7 @@ def test_voice_resolution(tiny_bark: Path) -> None:
     assert voices.presets == list(PRESETS)
     assert voices.resolve("announcer") == "announcer"
     assert voices.resolve("alloy") == OPENAI_VOICES["alloy"] == "v2/en_speaker_6"
+    assert set(OPENAI_VOICES) == set(plugin_api.OPENAI_VOICES)  # every OpenAI name speaks
     assert voices.resolve("Nova") == "v2/en_speaker_9"
     assert voices.resolve(None) == "v2/en_speaker_6"
     with pytest.raises(InvalidRequest, match="does not carry"):

@@ -9,25 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from multai_core.plugin_api import InvalidRequest, ModelSpec, ServiceUnavailable, VoiceInfo
+from multai_core.plugin_api import (
+    OPENAI_VOICES,
+    InvalidRequest,
+    ModelSpec,
+    ServiceUnavailable,
+    VoiceInfo,
+)
 from multai_piper.options import PiperOptions, parse_options
 from multai_piper.voice_files import VoiceFile, read_voice
 
-OPENAI_VOICES = (
-    "alloy",
-    "ash",
-    "ballad",
-    "cedar",
-    "coral",
-    "echo",
-    "fable",
-    "marin",
-    "nova",
-    "onyx",
-    "sage",
-    "shimmer",
-    "verse",
-)
 _SHOWN_CHARS = 64
 
 
