@@ -43,12 +43,24 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_image_bytes: int = 20 * MiB
     max_image_pixels: int = 33_000_000
     max_images_per_request: int = 16
+    # decoding budgets, checked from the file headers before anything is decoded
+    max_request_pixels: int = 64_000_000  # all images of one request together (400 beyond)
+    max_decode_pixels_in_flight: int = 200_000_000  # all requests at once (429 beyond)
+    max_audio_seconds_in_flight: float = 8 * 3600.0  # all requests at once (429 beyond)
+    decode_threads: int = 2  # the bounded pool that decodes images and audio off the event loop
     allow_remote_images: bool = False
     remote_image_timeout_s: float = 10.0
     # generated images served at signed, expiring URLs (kept in memory only)
     image_url_ttl_s: float = 3600.0
     image_store_bytes: int = 256 * MiB
     public_base_url: str = ""
+    openapi_public: bool = False  # serve /openapi without a key
+    # connections (slow or hostile clients)
+    header_timeout_s: float = 10.0  # from connecting (or the last response) to a full header
+    body_timeout_s: float = 30.0  # longest wait for the next part of a request body
+    keep_alive_timeout_s: float = 5.0  # an idle connection is closed after this
+    max_connections: int = 1000  # open connections; beyond, 503 and close
+    shutdown_drain_s: float = 30.0  # on SIGTERM, how long running requests may finish
 
 
 class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
