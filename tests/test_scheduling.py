@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from multai_core.config import Config, SchedulerConfig
+from multai_core.config import Config, SchedulerConfig, ServerConfig
 from multai_core.plugin_api.types import ModelSpec
 from tests.conftest import make_server
 from tests.echo_plugin import EchoPlugin
@@ -152,6 +152,21 @@ def test_a_request_id_in_use_is_a_409() -> None:
         assert "same-id" in info.value.message and "X-Request-Id" in info.value.message
         _chat(client, "echo", "same-id")()  # free again once the first is answered
     assert plugin.started == ["same-id", "same-id"]
+
+
+def test_request_ids_are_per_key() -> None:
+    """Another key's id in flight is no 409: that would tell it which ids are in use."""
+    plugin = _plugin()
+    config = Config(server=ServerConfig(api_keys=["sk-alice", "sk-bob"]))
+    with make_server(plugin, config) as base:
+        alice = OpenAI(base_url=f"{base}/v1", api_key="sk-alice", max_retries=0)
+        bob = OpenAI(base_url=f"{base}/v1", api_key="sk-bob", max_retries=0)
+        (first,) = _run_in_threads([_chat(alice, "slow", "shared-id", SLOW_WORDS)])
+        with pytest.raises(openai.ConflictError):
+            _chat(alice, "echo", "shared-id")()
+        _chat(bob, "echo", "shared-id")()  # submitted while alice's runs
+        first.join(timeout=30)
+    assert plugin.started == ["shared-id", "shared-id"]
 
 
 def test_disconnect_while_streaming_stops_generation() -> None:

@@ -105,7 +105,9 @@ class Scheduler:
         memory.busy = lambda model: self._per_model[model] > 0  # started, maybe not yet acquired
         # its own threads: a started job never waits behind image decoding for one
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="multai-job")
-        self.jobs: dict[str, Job] = {}  # queued and running, by request id
+        # queued and running, by (owner, request id): ids are unique per key, so a 409 on a
+        # duplicate X-Request-Id tells nothing about other keys' requests
+        self.jobs: dict[tuple[str, str], Job] = {}
         self.running: set[Job] = set()
         self._per_model: Counter[str] = Counter()
         self._lanes: dict[str, str] = {}  # device -> the model running on it
@@ -171,7 +173,7 @@ class Scheduler:
                 f"The queue is full ({self.config.max_queue} waiting requests); retry later.",
                 retry_after=self._retry_after(),
             )
-        if task.id in self.jobs:
+        if (owner, task.id) in self.jobs:
             raise Conflict(
                 f"A request with id '{task.id}' is still queued or running; send a unique "
                 "X-Request-Id (or none: the server makes one)."
@@ -181,7 +183,7 @@ class Scheduler:
         job.queue_key = self.queue.push(
             job, priority=priority, model=spec.name, now=job.submitted_at
         )
-        self.jobs[task.id] = job
+        self.jobs[(owner, task.id)] = job
         self.metrics.queue_depth.labels(str(priority)).set(self.queue.depth(priority))
         job.expiry = asyncio.get_running_loop().call_later(
             self.config.queue_timeout_s, self._expire, job
@@ -212,7 +214,7 @@ class Scheduler:
             job.expiry.cancel()  # the timer holds the job, and with it the request's payload
         if job.queue_key is not None and self.queue.remove(job.queue_key):
             job.state = "cancelled" if error is None else "failed"
-            self.jobs.pop(job.task.id, None)
+            self.jobs.pop((job.owner, job.task.id), None)
             self.metrics.queue_depth.labels(str(job.priority)).set(self.queue.depth(job.priority))
             self.metrics.rejected.labels(
                 "cancelled" if error is None else (error.code or "error")
@@ -341,7 +343,7 @@ class Scheduler:
         finally:
             model, device = job.spec.name, job.device or "cpu"
             self.running.discard(job)
-            self.jobs.pop(job.task.id, None)
+            self.jobs.pop((job.owner, job.task.id), None)
             self._per_model[model] -= 1
             self._lane_users[device] -= 1
             if self._lane_users[device] <= 0:

@@ -61,8 +61,14 @@ class QueueController(Controller):
     @get("/queue/{request_id:str}", summary="One queued or running request")
     async def queue_entry(self, request_id: FromPath[str], state: State) -> QueueEntry:
         services: Services = state.services
-        job = services.scheduler.jobs.get(request_id)
-        if job is None or not _visible(job):
+        caller = principal.current()
+        job = services.scheduler.jobs.get((caller.id, request_id))
+        if job is None and caller.admin:
+            job = next(
+                (j for (_, id_), j in list(services.scheduler.jobs.items()) if id_ == request_id),
+                None,
+            )
+        if job is None:
             error = MultaiError(f"No queued or running request with id '{request_id}'.")
             error.status_code, error.type, error.code = 404, "invalid_request_error", "not_found"
             raise error
