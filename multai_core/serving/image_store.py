@@ -5,6 +5,10 @@ unguessable id plus an expiry, signed with HMAC-SHA256 under a random per-proces
 Entries live at most ``ttl_s`` seconds and the store holds at most ``max_bytes``, dropping the
 oldest first. Nothing is ever written to disk; a restart forgets every image (and the secret,
 so old links stop working too).
+
+A link's host comes from the configuration, never from the request: a client's Host header is
+whatever the client says, and a link built from it would send the image's next reader (a browser,
+a chat UI) wherever that client wished.
 """
 
 from __future__ import annotations
@@ -18,9 +22,34 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from multai_core.config import ServerConfig
 from multai_core.plugin_api.errors import InvalidRequest, MultaiError
 
 FILES_PATH = "/v1/images/files"
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 (recognised, not bound)
+
+
+def link_base(server: ServerConfig) -> str:
+    """Where links point: ``public_base_url``, else the address the server is bound to.
+
+    A server bound to every interface has no one address its clients all reach, and a link to
+    127.0.0.1 would be broken for every client but the machine's own (the only reason to bind a
+    wildcard), so there response_format 'url' needs ``public_base_url``: a 400 naming it, before
+    any model time is spent, rather than links that fail later in someone's browser.
+    """
+    if server.public_base_url:
+        return server.public_base_url.rstrip("/")
+    bound = server.host.strip("[]")
+    if bound in WILDCARD_HOSTS:
+        raise InvalidRequest(
+            f"This server listens on every interface ({server.host or 'all'}), so it cannot know "
+            "the address clients reach it at: set [server].public_base_url (e.g. "
+            "https://multai.example.com) for response_format 'url', or ask for 'b64_json'.",
+            param="response_format",
+        )
+    host = f"[{bound}]" if ":" in bound else bound
+    scheme = "https" if server.tls_certfile else "http"
+    return f"{scheme}://{host}:{server.port}"
 
 
 class ImageNotFound(MultaiError):

@@ -30,7 +30,7 @@ from multai_core.protocol.images import (
     ImageParams,
     ImagesResponse,
 )
-from multai_core.serving.image_store import ImageStore
+from multai_core.serving.image_store import ImageStore, link_base
 from multai_core.serving.image_tasks import edit_task, generation_task
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
@@ -72,6 +72,8 @@ def _model_name(services: Services, requested: str | None) -> str:
 def _submit(
     services: Services, req: ImageParams, task: ImageGenerationTask | ImageEditTask, request_id: str
 ) -> Job:
+    if req.response_format == "url":
+        link_base(services.config.server)  # refuses before any model time is spent
     return submit(
         services,
         request_id=request_id,
@@ -93,7 +95,7 @@ def start_edit(services: Services, req: ImageEditRequest, request_id: str) -> Jo
     return _submit(services, req, task, request_id)
 
 
-async def complete(services: Services, job: Job, req: ImageParams, base_url: str) -> ImagesResponse:
+async def complete(services: Services, job: Job, req: ImageParams) -> ImagesResponse:
     results = [r for r in await collect(job) if isinstance(r, ImageResult)]
     if len(results) != 1 or not results[0].images:
         raise InferenceFailed("The image model returned no images.")
@@ -106,7 +108,7 @@ async def complete(services: Services, job: Job, req: ImageParams, base_url: str
     if req.response_format == "url":
         store = image_store_of(services)
         store.check_room(sum(len(e) for e in encoded))
-        base = (services.config.server.public_base_url or base_url).rstrip("/")
+        base = link_base(services.config.server)
         data = []
         for blob in encoded:
             name, expires_at = store.put(blob, CONTENT_TYPES[output_format], output_format)

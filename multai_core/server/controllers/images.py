@@ -18,10 +18,6 @@ from multai_core.serving.services import Services
 AnyRequest = Request[Any, Any, Any]
 
 
-def _base_url(request: AnyRequest) -> str:
-    return str(request.base_url)
-
-
 class ImagesController(Controller):
     path = "/v1/images"
     tags = ["images"]
@@ -36,7 +32,7 @@ class ImagesController(Controller):
             request,
             services.scheduler,
             job,
-            images.complete(services, job, data, _base_url(request)),
+            images.complete(services, job, data),
         )
 
     @post("/edits", status_code=200, summary="Edit an image from a prompt (multipart)")
@@ -53,5 +49,5 @@ class ImagesController(Controller):
             request,
             services.scheduler,
             job,
-            images.complete(services, job, data, _base_url(request)),
+            images.complete(services, job, data),
         )
