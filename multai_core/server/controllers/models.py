@@ -1,4 +1,4 @@
-"""GET /v1/models and GET /v1/models/{model}."""
+"""GET /v1/models and GET /v1/models/{model}: the models the caller's key may use, only."""
 
 from __future__ import annotations
 
@@ -6,8 +6,22 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import FromPath
 
+from multai_core.plugin_api import principal
+from multai_core.plugin_api.errors import ModelNotFound, PermissionDenied
+from multai_core.plugin_api.principal import Principal
+from multai_core.plugin_api.types import ModelSpec
 from multai_core.protocol.models import Model, ModelList
 from multai_core.serving.services import Services
+
+
+def _allowed(caller: Principal, spec: ModelSpec) -> bool:
+    """The rule serving enforces (Principal.check, at the caller's own priority so that only the
+    model is judged): a model and all its aliases are allowed when the key names any of them."""
+    try:
+        caller.check(model=spec.name, aliases=spec.aliases, priority=caller.max_priority)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _model(services: Services, name: str) -> Model:
@@ -22,11 +36,25 @@ class ModelsController(Controller):
     @get("/", summary="List models")
     async def list_models(self, state: State) -> ModelList:
         services: Services = state.services
+        caller = principal.current()
         names = [
-            n for spec in services.registry.models.values() for n in (spec.name, *spec.aliases)
+            name
+            for spec in services.registry.models.values()
+            if _allowed(caller, spec)
+            for name in (spec.name, *spec.aliases)
         ]
         return ModelList(data=[_model(services, n) for n in names])
 
     @get("/{model:str}", summary="Retrieve a model")
     async def get_model(self, model: FromPath[str], state: State) -> Model:
-        return _model(state.services, model)
+        services: Services = state.services
+        found = _model(services, model)
+        if not _allowed(principal.current(), services.registry.resolve(model)):
+            # the same answer as for a model that does not exist: a key learns nothing about
+            # the models it may not use
+            raise ModelNotFound(
+                f"The model '{model}' does not exist. GET /v1/models lists the models this "
+                "server has.",
+                param="model",
+            )
+        return found
