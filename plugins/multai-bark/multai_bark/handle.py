@@ -14,11 +14,11 @@ import numpy as np
 from multai_bark.options import BarkOptions, parse_options, voice_table
 from multai_bark.runtime import go_offline
 from multai_bark.safetensors_header import weight_files
+from multai_bark.stages import SEMANTIC_ATTEMPTS, BarkStages, StageKwargs, silent_segment
 from multai_bark.voices import VoiceLibrary
 from multai_core.plugin_api import ModelSpec, Placement
 
 DEFAULT_MAX_INPUT_TOKENS = 256
-DEFAULT_SEMANTIC_RATE_HZ = 49.9
 
 
 @dataclass
@@ -27,6 +27,9 @@ class Generated:
     """Mono float32 at the model's sample rate."""
     input_tokens: int
     semantic_tokens: int
+    """0: the model had nothing to say and the audio is a short silence."""
+    attempts: int = 1
+    """Semantic stages run; more than one when a sampled one ended before its first token."""
 
 
 class BarkHandle:
@@ -50,25 +53,30 @@ class BarkHandle:
         self.max_input_tokens = int(
             semantic.get("max_input_semantic_length", DEFAULT_MAX_INPUT_TOKENS)
         )
-        self.semantic_rate_hz = float(semantic.get("semantic_rate_hz", DEFAULT_SEMANTIC_RATE_HZ))
         self.sample_rate = int(
             getattr(model.generation_config, "sample_rate", None)
             or model.codec_model.config.sampling_rate
         )
         self._lock = threading.Lock()
 
-    def generation_kwargs(self) -> dict[str, Any]:
+    def stage_kwargs(self, stop: Any) -> StageKwargs:
+        """The options as each stage's generate takes them; None keeps the folder's setting."""
         options = self.options
-        kwargs: dict[str, Any] = {"do_sample": options.do_sample}
+        sampling = {"do_sample": options.do_sample, "stopping_criteria": stop}
+        semantic = dict(sampling)
         for key, value in (
-            ("semantic_temperature", options.semantic_temperature),
-            ("coarse_temperature", options.coarse_temperature),
-            ("fine_temperature", options.fine_temperature),
+            ("temperature", options.semantic_temperature),
             ("min_eos_p", options.min_eos_p),
         ):
             if value is not None:
-                kwargs[key] = value
-        return kwargs
+                semantic[key] = value
+        coarse = dict(sampling)
+        if options.coarse_temperature is not None:
+            coarse["temperature"] = options.coarse_temperature
+        fine = {}
+        if options.fine_temperature is not None:
+            fine["temperature"] = options.fine_temperature
+        return StageKwargs(semantic=semantic, coarse=coarse, fine=fine)
 
     def generate(self, text: str, preset: str, cancel: threading.Event) -> Generated | None:
         """Speak one piece of text with one preset; None if cancelled meanwhile."""
@@ -95,15 +103,28 @@ class BarkHandle:
             key: torch.from_numpy(array).to(self.device)
             for key, array in self.voices.arrays(preset).items()
         }
+        kwargs = self.stage_kwargs(StoppingCriteriaList([StopWhenCancelled()]))
+        stages = BarkStages(self.model)  # per call: close() must leave no reference to the model
+        attempts = SEMANTIC_ATTEMPTS if self.options.do_sample else 1
+        spoken = attempt = 0
         with self._lock, torch.inference_mode():
             try:
-                audio = self.model.generate(
-                    input_ids=encoded["input_ids"].to(self.device),
-                    attention_mask=encoded["attention_mask"].to(self.device),
-                    history_prompt=history,
-                    stopping_criteria=StoppingCriteriaList([StopWhenCancelled()]),
-                    **self.generation_kwargs(),
-                )
+                while not spoken and attempt < attempts and not cancel.is_set():
+                    attempt += 1
+                    semantic = stages.semantic(
+                        encoded["input_ids"].to(self.device),
+                        encoded["attention_mask"].to(self.device),
+                        history,
+                        kwargs.semantic,
+                    )
+                    spoken = stages.spoken(semantic)
+                if cancel.is_set():
+                    return None
+                if spoken:
+                    codes = stages.acoustic(semantic, history, kwargs)
+                    samples = stages.decode(codes, self.sample_rate)
+                else:
+                    samples = silent_segment(self.sample_rate)
             except Exception:
                 # a stage stopped half-way (cancelled) leaves the next one a ragged input
                 if cancel.is_set():
@@ -111,11 +132,11 @@ class BarkHandle:
                 raise
         if cancel.is_set():
             return None
-        samples = audio[0].float().cpu().numpy().reshape(-1)
         return Generated(
             audio=samples,
             input_tokens=int(encoded["attention_mask"].sum()),
-            semantic_tokens=round(samples.size / self.sample_rate * self.semantic_rate_hz),
+            semantic_tokens=spoken,
+            attempts=attempt,
         )
 
     def close(self) -> None:

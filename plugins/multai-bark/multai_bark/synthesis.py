@@ -57,7 +57,16 @@ def speak(
                 chars=len(text),
                 audio_s=round(generated.audio.size / rate, 3),
                 seconds=round(time.perf_counter() - started, 3),
+                attempts=generated.attempts,
             )
+            if not generated.semantic_tokens:
+                log.warning(
+                    "speech_segment_silent",
+                    request_id=request_id,
+                    segment=index,
+                    attempts=generated.attempts,
+                    reason="Bark ended this generation before its first token",
+                )
             yield SpeechAudio(data=encoder.encode(audio))
         tail = stretcher.flush()
         samples_out += tail.size

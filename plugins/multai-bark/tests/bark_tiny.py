@@ -9,7 +9,9 @@ so every generation lasts exactly SEGMENT_SAMPLES samples: tests can count them.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -146,4 +148,16 @@ def build_tiny_bark(folder: Path) -> Path:
                 files[key] = file_name
             library[name] = files
         BarkProcessor(tokenizer, speaker_embeddings=library).save_pretrained(str(folder))
+    return folder
+
+
+def build_mute_bark(tiny: Path, folder: Path) -> Path:
+    """The tiny Bark without its minimum of semantic tokens. Served with a small ``min_eos_p``
+    option its semantic stage ends at the first step, every time: the short generation that
+    real Bark samples now and then, made deterministic."""
+    shutil.copytree(tiny, folder)
+    config_file = folder / "generation_config.json"
+    generation = json.loads(config_file.read_text(encoding="utf-8"))
+    generation["semantic_config"]["min_new_tokens"] = 0
+    config_file.write_text(json.dumps(generation), encoding="utf-8")
     return folder

@@ -11,12 +11,13 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
-from bark_tiny import PRESETS, SEGMENT_SAMPLES
+from bark_tiny import HOP, PRESETS, SEGMENT_SAMPLES
 from multai_bark import plugin
 from multai_bark.estimate import FLOAT16, FLOAT32, estimate_folder, workspace_bytes
 from multai_bark.handle import BarkHandle, load
 from multai_bark.options import OPENAI_VOICES, BarkOptions, voice_table
 from multai_bark.safetensors_header import read_tensors, weight_bytes
+from multai_bark.stages import SILENT_SEGMENT_S, BarkStages
 from multai_bark.synthesis import speak
 from multai_bark.voices import PRESET_LIBRARY, VoiceLibrary
 
@@ -235,3 +236,17 @@ def test_float16_path_runs_on_cpu(tiny_bark: Path) -> None:
     generated = half.generate("Hello there.", "announcer", threading.Event())
     assert generated is not None and generated.audio.dtype == np.float32
     assert generated.audio.size == SEGMENT_SAMPLES and np.isfinite(generated.audio).all()
+
+
+def test_the_decode_step_takes_any_number_of_frames(handle: BarkHandle) -> None:
+    """Zero frames (Encodec's convolution would raise) give a short silence; one frame, the
+    least the semantic stage can leave, decodes through the real codec."""
+    import torch
+
+    stages = BarkStages(handle.model)
+    codebooks = handle.model.generation_config.fine_acoustics_config["n_fine_codebooks"]
+    with torch.inference_mode():
+        nothing = stages.decode(torch.zeros((1, codebooks, 0), dtype=torch.long), 24_000)
+        one = stages.decode(torch.ones((1, codebooks, 1), dtype=torch.long), 24_000)
+    assert nothing.size == round(SILENT_SEGMENT_S * 24_000) and not nothing.any()
+    assert one.size == HOP and np.isfinite(one).all() and one.dtype == np.float32
