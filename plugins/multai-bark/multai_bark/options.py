@@ -29,6 +29,11 @@ OPENAI_VOICES: dict[str, str] = {
 }
 
 
+# transformers fails on a 0 here at every request (a 500 each): the config refuses it at start
+Positive = Annotated[float, msgspec.Meta(gt=0.0)]
+Probability = Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
+
+
 class BarkOptions(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     voices: dict[str, str] = msgspec.field(default_factory=dict)
     """Voice names (OpenAI's or your own) -> speaker preset; merged over the default table."""
@@ -41,11 +46,11 @@ class BarkOptions(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     """Silence between two generations."""
     do_sample: bool = True
     """Sampling as suno's Bark does; false gives greedy, repeatable (and flatter) speech."""
-    semantic_temperature: float | None = None
+    semantic_temperature: Positive | None = None
     """None keeps the model folder's generation config."""
-    coarse_temperature: float | None = None
-    fine_temperature: float | None = None
-    min_eos_p: float | None = None
+    coarse_temperature: Positive | None = None
+    fine_temperature: Positive | None = None
+    min_eos_p: Probability | None = None
     """Stop a generation once the end token is this likely (suno uses 0.2)."""
     torch_threads: Annotated[int, msgspec.Meta(ge=1)] | None = None
     """CPU threads for torch; None leaves torch's default."""

@@ -112,6 +112,10 @@ def test_bad_options_fail_with_the_field_named(tiny_bark: Path) -> None:
         plugin.multai_estimate_memory(spec=spec(tiny_bark, max_segment_chars=5))
     with pytest.raises(ServiceUnavailable, match="bogus"):
         plugin.multai_estimate_memory(spec=spec(tiny_bark, bogus=1))
+    # transformers fails on a zero at every request (a 500 each); 1.5 is no probability
+    for field, value in (("min_eos_p", 0.0), ("min_eos_p", 1.5), ("fine_temperature", 0.0)):
+        with pytest.raises(ServiceUnavailable, match=field):
+            load(spec(tiny_bark, **{field: value}), CPU)
 
 
 def library(root: Path, **options: object) -> VoiceLibrary:
