@@ -18,9 +18,16 @@ class HealthController(Controller):
 
     @get("/ready", summary="Readiness")
     async def ready(self, state: State) -> Response[dict[str, object]]:
+        """``models``: the models served; ``model_ids``: their names and aliases, the ids that
+        GET /v1/models lists for a key that may use every model."""
         services: Services = state.services
-        ready = bool(services.registry.models)
+        models = services.registry.models.values()
+        ready = bool(models)
         return Response(
-            {"status": "ready" if ready else "no_models", "models": len(services.registry.models)},
+            {
+                "status": "ready" if ready else "no_models",
+                "models": len(models),
+                "model_ids": sum(1 + len(spec.aliases) for spec in models),
+            },
             status_code=200 if ready else 503,
         )
