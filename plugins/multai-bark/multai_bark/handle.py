@@ -99,12 +99,11 @@ class BarkHandle:
             add_special_tokens=False,
             return_attention_mask=True,
         )
-        history = {
-            key: torch.from_numpy(array).to(self.device)
-            for key, array in self.voices.arrays(preset).items()
-        }
-        kwargs = self.stage_kwargs(StoppingCriteriaList([StopWhenCancelled()]))
         stages = BarkStages(self.model)  # per call: close() must leave no reference to the model
+        arrays = self.voices.arrays(preset)
+        stages.check_preset(preset, self.name, arrays)
+        history = {key: torch.from_numpy(array).to(self.device) for key, array in arrays.items()}
+        kwargs = self.stage_kwargs(StoppingCriteriaList([StopWhenCancelled()]))
         attempts = SEMANTIC_ATTEMPTS if self.options.do_sample else 1
         spoken = attempt = 0
         with self._lock, torch.inference_mode():

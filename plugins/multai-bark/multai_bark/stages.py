@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from multai_bark.voices import PRESET_LIBRARY
+from multai_core.plugin_api import ServiceUnavailable
+
 SEMANTIC_ATTEMPTS = 3
 """Tries of the semantic stage while it ends before its first token (sampling only: greedy
 decoding would end the same way every time)."""
@@ -50,6 +53,29 @@ class BarkStages:
             **generation.fine_acoustics_config
         )
         self.codebook_size = int(generation.codebook_size)
+
+    def check_preset(self, preset: str, model: str, arrays: dict[str, np.ndarray]) -> None:
+        """A preset made for another model fails deep inside a stage (an index out of range,
+        tensors that do not stack): say which preset and what does not fit instead."""
+        codebooks = self.codebook_size
+        expected = {
+            "semantic_prompt": (None, self.semantic_config.semantic_vocab_size),
+            "coarse_prompt": (self.coarse_config.n_coarse_codebooks, codebooks),
+            "fine_prompt": (self.fine_config.n_fine_codebooks, codebooks),
+        }
+        for key, (rows, codes) in expected.items():
+            array = arrays[key]
+            problem = ""
+            if rows is not None and array.shape[0] != rows:
+                problem = f"has {array.shape[0]} codebooks where the model has {rows}"
+            elif array.size and (array.min() < 0 or array.max() >= codes):
+                problem = f"holds codes outside 0-{codes - 1}"
+            if problem:
+                raise ServiceUnavailable(
+                    f"Voice preset '{preset}' of model '{model}' does not fit the model: its "
+                    f"{key} {problem}. The preset's files (listed in the folder's "
+                    f"{PRESET_LIBRARY}) must be made for this model."
+                )
 
     def semantic(
         self, input_ids: Any, attention_mask: Any, history: dict[str, Any], kwargs: dict[str, Any]

@@ -254,3 +254,34 @@ def test_the_decode_step_takes_any_number_of_frames(handle: BarkHandle) -> None:
         one = stages.decode(torch.ones((1, codebooks, 1), dtype=torch.long), 24_000)
     assert nothing.size == round(SILENT_SEGMENT_S * 24_000) and not nothing.any()
     assert one.size == HOP and np.isfinite(one).all() and one.dtype == np.float32
+
+
+def test_a_preset_made_for_another_model_is_named_not_a_crash(
+    tmp_path: Path, tiny_bark: Path
+) -> None:
+    folder = tmp_path / "foreign"
+    shutil.copytree(tiny_bark, folder)
+    entries = json.loads((folder / PRESET_LIBRARY).read_text())
+    announcer = entries["announcer"]
+    arrays = {key: np.load(folder / name) for key, name in announcer.items()}
+    foreign = {
+        "few-codebooks": ("fine_prompt", arrays["fine_prompt"][:2]),
+        "big-codes": ("semantic_prompt", arrays["semantic_prompt"] + 1000),
+        "negative-codes": ("coarse_prompt", arrays["coarse_prompt"] - 100),
+    }
+    for name, (key, array) in foreign.items():
+        np.save(folder / f"{name}.npy", array)
+        entries[name] = dict(announcer, **{key: f"{name}.npy"})
+    (folder / PRESET_LIBRARY).write_text(json.dumps(entries))
+    loaded = load(spec(folder, do_sample=False), CPU)
+    try:
+        for name, problem in (
+            ("few-codebooks", "fine_prompt has 2 codebooks where the model has 8"),
+            ("big-codes", "semantic_prompt holds codes outside 0-31"),
+            ("negative-codes", "coarse_prompt holds codes outside 0-15"),
+        ):
+            with pytest.raises(ServiceUnavailable, match=f"'{name}' of model 'tiny'.*{problem}"):
+                loaded.generate("Hello there.", name, threading.Event())
+        assert loaded.generate("Hello there.", "announcer", threading.Event()) is not None
+    finally:
+        loaded.close()
