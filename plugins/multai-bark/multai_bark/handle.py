@@ -60,16 +60,13 @@ class BarkHandle:
         self._lock = threading.Lock()
 
     def stage_kwargs(self, stop: Any) -> StageKwargs:
-        """The options as each stage's generate takes them; None keeps the folder's setting."""
+        """The options as each stage's generate takes them, as BarkModel.generate passes them."""
         options = self.options
         sampling = {"do_sample": options.do_sample, "stopping_criteria": stop}
-        semantic = dict(sampling)
-        for key, value in (
-            ("temperature", options.semantic_temperature),
-            ("min_eos_p", options.min_eos_p),
-        ):
-            if value is not None:
-                semantic[key] = value
+        # min_eos_p goes even when None, as BarkModel.generate passes it: None is no early stop
+        semantic = {**sampling, "min_eos_p": options.min_eos_p}
+        if options.semantic_temperature is not None:
+            semantic["temperature"] = options.semantic_temperature
         coarse = dict(sampling)
         if options.coarse_temperature is not None:
             coarse["temperature"] = options.coarse_temperature
