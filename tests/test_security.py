@@ -20,6 +20,7 @@ from openai import OpenAI
 from multai_core.config import Config, ServerConfig
 from multai_core.plugins import make_plugin_manager
 from multai_core.server.app import create_app
+from multai_core.testing.openai_spec import validate
 from multai_core.testing.server import multai_process, threaded_server
 from tests.conftest import CPU_ONLY, make_server
 from tests.echo_plugin import EchoPlugin
@@ -78,6 +79,33 @@ def test_jwt_rejects_bad_tokens_and_anonymous(jwt_server: str, rsa_key: rsa.RSAP
         with pytest.raises(openai.AuthenticationError):
             _client(jwt_server, bad).chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
     assert httpx.get(f"{jwt_server}/v1/models").status_code == 401
+
+
+OPENAPI_PATHS = ("/openapi", "/openapi/openapi.json", "/openapi/openapi.yaml")
+
+
+def test_openapi_needs_a_key_unless_configured_public(
+    jwt_server: str, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    keyed = Config(server=ServerConfig(api_keys=["sk-docs"]))
+    with make_server(EchoPlugin(), keyed) as base:
+        for path in OPENAPI_PATHS:
+            refused = httpx.get(f"{base}{path}")
+            assert refused.status_code == 401, path
+            validate("ErrorResponse", refused.json())
+            wrong = httpx.get(f"{base}{path}", headers={"authorization": "Bearer sk-wrong"})
+            assert wrong.status_code == 401, path
+            allowed = httpx.get(f"{base}{path}", headers={"authorization": "Bearer sk-docs"})
+            assert allowed.status_code == 200, path
+            assert "/v1/chat/completions" in allowed.text
+    public = Config(server=ServerConfig(api_keys=["sk-docs"], openapi_public=True))
+    with make_server(EchoPlugin(), public) as base:
+        assert all(httpx.get(f"{base}{path}").status_code == 200 for path in OPENAPI_PATHS)
+        assert httpx.get(f"{base}/v1/models").status_code == 401  # only the document is public
+    # an authentication plugin guards it as it guards the API
+    assert httpx.get(f"{jwt_server}/openapi").status_code == 401
+    token = {"authorization": f"Bearer {_token(rsa_key)}"}
+    assert httpx.get(f"{jwt_server}/openapi", headers=token).status_code == 200
 
 
 def test_api_keys_are_not_logged_or_echoed(tmp_path: Path) -> None:

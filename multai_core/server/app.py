@@ -10,10 +10,7 @@ import pluggy
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
-from multai_core import __version__
 from multai_core.config import Config
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
@@ -26,7 +23,7 @@ from multai_core.registry import Registry
 from multai_core.server import controllers
 from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.errors import handle_exception
-from multai_core.server.openapi import document_errors, document_streams
+from multai_core.server.openapi import document_errors, document_streams, openapi_config
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
@@ -96,13 +93,7 @@ def create_app(
             if config.server.cors_allow_origins
             else None
         ),
-        openapi_config=OpenAPIConfig(
-            title="MultAI",
-            version=__version__,
-            path="/openapi",
-            # documents only: the UI plugins load scripts from a CDN, and this server is offline
-            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
-        ),
+        openapi_config=openapi_config(config.server),
         debug=False,
     )
     document_errors(app)

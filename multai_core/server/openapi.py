@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Schema
 from litestar.routes import HTTPRoute
 
+from multai_core import __version__
+from multai_core.config import ServerConfig
 from multai_core.protocol.common import ErrorResponse
+from multai_core.server.auth import require_caller
+
+PATH = "/openapi"
 
 _COMMON = {
     400: "Invalid request: bad JSON, a wrong type or value, input the model cannot take",
@@ -25,6 +32,19 @@ _COMMON = {
     503: "Model failed to load, does not fit in memory, waited too long, or shutting down",
 }
 _PUBLIC = {405: _COMMON[405], 404: _COMMON[404]}
+
+
+def openapi_config(server: ServerConfig) -> OpenAPIConfig:
+    """The document at /openapi, behind the same authentication as the API unless
+    ``openapi_public``: it names every endpoint, model parameter and limit this server has."""
+    guards = [] if server.openapi_public else [require_caller]
+    return OpenAPIConfig(
+        title="MultAI",
+        version=__version__,
+        openapi_router=Router(path=PATH, route_handlers=[], guards=guards),
+        # documents only: the UI plugins load scripts from a CDN, and this server is offline
+        render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+    )
 
 
 def streamable(whole: type[Any], chunk: type[Any]) -> ResponseSpec:
