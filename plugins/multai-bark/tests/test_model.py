@@ -285,3 +285,43 @@ def test_a_preset_made_for_another_model_is_named_not_a_crash(
         assert loaded.generate("Hello there.", "announcer", threading.Event()) is not None
     finally:
         loaded.close()
+
+
+def test_the_stages_speak_as_bark_model_generate_does(tmp_path: Path, tiny_bark: Path) -> None:
+    """Run one by one, the stages give BarkModel.generate's samples, with a folder whose
+    min_eos_p (ignored by BarkModel.generate) would otherwise end generations early."""
+    import torch
+
+    folder = tmp_path / "eos"
+    shutil.copytree(tiny_bark, folder)
+    config_file = folder / "generation_config.json"
+    generation = json.loads(config_file.read_text())
+    generation["semantic_config"].update(min_new_tokens=5, min_eos_p=0.001)
+    config_file.write_text(json.dumps(generation))
+    loaded = load(spec(folder, do_sample=False, fine_temperature=0.7), CPU)
+    try:
+        encoded = loaded.tokenizer(
+            "Hello there.",
+            return_tensors="pt",
+            padding="max_length",
+            max_length=loaded.max_input_tokens,
+            add_special_tokens=False,
+            return_attention_mask=True,
+        )
+        history = {
+            key: torch.from_numpy(array) for key, array in loaded.voices.arrays("announcer").items()
+        }
+        torch.manual_seed(3)  # the fine stage samples at this temperature
+        reference = loaded.model.generate(
+            input_ids=encoded["input_ids"],
+            attention_mask=encoded["attention_mask"],
+            history_prompt=history,
+            do_sample=False,
+            fine_temperature=0.7,
+        )[0].numpy()
+        torch.manual_seed(3)
+        generated = loaded.generate("Hello there.", "announcer", threading.Event())
+    finally:
+        loaded.close()
+    assert generated is not None
+    np.testing.assert_array_equal(generated.audio, reference)
