@@ -1,8 +1,9 @@
 """GET /v1/images/files/{name}: generated images at signed, expiring URLs.
 
 A capability URL: an ``<img src>`` cannot send an API key, so the signature in the query is the
-authorisation. This controller is public (``public = True``, ``opt={"public": True}``): the
-API-key guard must let it through (see the app factory and ApiKeyGuard).
+authorisation. This controller is public (``public = True``, ``opt={"public": True}``): the app
+factory mounts it outside the authentication guard (``require_caller``). The links' host comes
+from the configuration (``image_store.link_base``), never from a request's Host header.
 """
 
 from __future__ import annotations
