@@ -18,6 +18,7 @@ from multai_core.plugin_api.errors import (
 )
 from multai_core.plugin_api.hookspecs import hookimpl
 from multai_core.plugin_api.images import from_pil, to_pil
+from multai_core.plugin_api.model_path import PathKind, path_check
 from multai_core.plugin_api.principal import Principal
 from multai_core.plugin_api.results import (
     EmbeddingResult,
@@ -96,6 +97,7 @@ __all__ = [
     "Message",
     "ModelSpec",
     "MultaiError",
+    "PathKind",
     "PermissionDenied",
     "Placement",
     "Principal",
@@ -134,5 +136,6 @@ __all__ = [
     "from_pil",
     "hookimpl",
     "offline",
+    "path_check",
     "to_pil",
 ]

@@ -44,6 +44,11 @@ class Backend(msgspec.Struct, kw_only=True, frozen=True):
     """Describe a speech model's voices without loading it (from its files, no torch): GET
     /v1/audio/voices then answers at once. None: the listing runs a VoicesTask on the loaded
     model. It may raise the errors of :mod:`multai_core.plugin_api.errors`."""
+    check: Callable[[ModelSpec], str | None] | None = None
+    """What is wrong with a configured model that shows without loading it (its ``path`` empty,
+    missing or of the wrong kind), in one line, or None. Called for each ``[[models]]`` entry
+    at start, after its options passed ``options_type``: stat files, never read weights.
+    :func:`multai_core.plugin_api.path_check` builds the usual one. None: nothing checked."""
 
 
 class EngineStats(msgspec.Struct, kw_only=True, frozen=True):
