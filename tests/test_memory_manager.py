@@ -132,3 +132,30 @@ def test_the_placement_a_load_would_get_counts_its_evictions() -> None:
     assert placement is not None and placement.device == "cpu"
     memory.busy = lambda name: name == "a"  # a job of "a" has started: it stays
     assert memory.placement_after_evictions(spec("b", 200)) is None
+
+
+def test_a_failed_load_says_why_in_the_503_and_in_the_log() -> None:
+    from structlog.testing import capture_logs
+
+    memory = manager(EchoPlugin(), budget=250 * MiB)
+    broken = spec("broken", 10, options={"fail_load": True}, path="/models/broken.bin")
+    with capture_logs() as logs, pytest.raises(ServiceUnavailable) as info:
+        memory.acquire(broken)
+    assert info.value.code == "model_unavailable"
+    assert "/models/broken.bin" in info.value.message
+    assert "RuntimeError: weights are corrupt" in info.value.message
+    (line,) = [e for e in logs if e["event"] == "model_load_failed"]
+    assert line["path"] == "/models/broken.bin"
+    assert line["error"] == "RuntimeError: weights are corrupt"
+
+
+def test_a_model_whose_files_cannot_be_read_is_503_not_500() -> None:
+    memory = manager(EchoPlugin(), budget=250 * MiB)
+    unreadable = ModelSpec(
+        name="unreadable", backend="echo", path="/models/gone.bin", options={"bytes": "?"}
+    )  # the echo estimate fails on it as a pack's does on a missing file
+    with pytest.raises(ServiceUnavailable) as info:
+        memory.acquire(unreadable)
+    assert info.value.code == "model_unavailable"
+    assert "its files could not be read (path /models/gone.bin): ValueError" in info.value.message
+    assert not memory.resident

@@ -14,10 +14,11 @@ from multai_core.engine.devices import probe_devices
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.packs import PackHooks, Packs
 from multai_core.engine.placement import choose_placement, insufficient
-from multai_core.plugin_api.errors import MultaiError, ServiceUnavailable
+from multai_core.plugin_api.errors import MultaiError, ServiceUnavailable, where
 from multai_core.plugin_api.types import DeviceSnapshot, MemoryEstimate, ModelSpec, Placement
 
 log = structlog.get_logger(__name__)
+MAX_REASON_CHARS = 500  # a plugin's message, cut: enough to name a file and what is wrong
 
 
 class _Loading:
@@ -191,9 +192,14 @@ class MemoryManager:
         until, why = self._failed.get(spec.name, (0.0, ""))
         if time.monotonic() < until:
             raise ServiceUnavailable(why, retry_after=max(1.0, until - time.monotonic()))
-        estimate, placement = self.plan(spec, gpu_layers)
-        while placement is None and self._evict_one(exclude=spec.name):
+        try:
             estimate, placement = self.plan(spec, gpu_layers)
+            while placement is None and self._evict_one(exclude=spec.name):
+                estimate, placement = self.plan(spec, gpu_layers)
+        except MultaiError:
+            raise
+        except Exception as exc:  # the estimate reads the model's files: gone or unreadable
+            raise _unavailable(spec, "its files could not be read", exc) from exc
         if placement is None:
             raise insufficient(spec.name, estimate, self.devices())
         return placement
@@ -206,12 +212,7 @@ class MemoryManager:
         except MultaiError:
             raise
         except Exception as exc:
-            log.error("model_load_failed", model=spec.name, error=type(exc).__name__)
-            raise ServiceUnavailable(
-                f"Model '{spec.name}' failed to load ({type(exc).__name__}); the server log "
-                "has details.",
-                retry_after=30,
-            ) from exc
+            raise _unavailable(spec, "it failed to load", exc) from exc
         seconds = time.perf_counter() - started
         loaded = LoadedModel(spec, placement, handle, hooks, seconds)
         if self.metrics is not None:
@@ -295,6 +296,18 @@ class MemoryManager:
         with self._lock:
             for name in list(self.resident):
                 self.unload(name, reason="shutdown")
+
+
+def _unavailable(spec: ModelSpec, what: str, exc: Exception) -> ServiceUnavailable:
+    """A 503 that says why, and a log line that keeps the reason: a load or estimate sees the
+    spec and the model's files, never a request, so its message is safe to show and log."""
+    reason = f"{type(exc).__name__}: {str(exc)[:MAX_REASON_CHARS]}"
+    log.error("model_load_failed", model=spec.name, path=spec.path, error=reason, where=where(exc))
+    return ServiceUnavailable(
+        f"Model '{spec.name}' is unavailable: {what} (path {spec.path or '(none)'}): {reason}. "
+        "Check its [[models]] entry (path, options) in the server's config.",
+        retry_after=30,
+    )
 
 
 def _with_freed(devices: DeviceSnapshot, placement: Placement) -> DeviceSnapshot:
