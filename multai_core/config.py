@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from multai_core.config_check import table_problems
 from multai_core.plugin_api.types import ModelSpec
 
 MiB = 1024 * 1024
@@ -86,7 +87,16 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class ConfigError(ValueError):
-    pass
+    """A config the server cannot start with: ``problems`` holds one line per mistake."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            text = self.problems[0]
+        else:
+            lines = "\n".join(f"  {p}" for p in self.problems)
+            text = f"{len(self.problems)} problems in the config:\n{lines}"
+        super().__init__(text)
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -127,7 +137,15 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
             *server.get("api_keys", []),
             *(k.strip() for k in keys.split(",") if k.strip()),
         ]
+    problems = table_problems(raw, Config)
+    if problems:
+        raise ConfigError(problems)
     try:
-        return msgspec.convert(raw, Config, strict=False)
-    except msgspec.ValidationError as exc:
+        config = msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as exc:  # table_problems should have said it
         raise ConfigError(f"invalid config: {exc}") from exc
+    config.models = [
+        msgspec.structs.replace(m, path=os.path.expanduser(m.path)) if m.path else m
+        for m in config.models
+    ]
+    return config

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
-import structlog
 
 from multai_core.config import ConfigError
+from multai_core.config_check import model_problems, spec_problems
 from multai_core.plugin_api.errors import InvalidRequest, ModelNotFound
 from multai_core.plugin_api.types import Backend, ModelSpec
-
-log = structlog.get_logger(__name__)
 
 
 class Registry:
@@ -22,25 +20,25 @@ class Registry:
         self.models: dict[str, ModelSpec] = {}
         self._names: dict[str, str] = {}
         configured = list(configured)
-        specs = configured or [m for b in self.backends.values() for m in b.default_models]
+        if configured:  # every mistake at once: the server does not start with any
+            problems = model_problems(self.backends, configured)
+            if problems:
+                raise ConfigError(problems)
+            specs = configured
+        else:
+            specs = [m for b in self.backends.values() for m in b.default_models]
+            for spec in specs:  # a pack's defaults: a mistake there is the pack's
+                problems = spec_problems(self.backends[spec.backend], spec, check=False)
+                if problems:
+                    raise ConfigError([f"model '{spec.name}': {p}" for p in problems])
         for spec in specs:
-            if spec.backend not in self.backends:
-                log.warning("model_backend_missing", model=spec.name, backend=spec.backend)
-                continue
             self._add(spec)
 
     def _add(self, spec: ModelSpec) -> None:
         backend = self.backends[spec.backend]
-        if backend.options_type is not None:
-            try:
-                msgspec.convert(spec.options, backend.options_type, strict=False)
-            except msgspec.ValidationError as exc:
-                raise ConfigError(f"model '{spec.name}': invalid options: {exc}") from exc
         if spec.max_concurrency is None:
             concurrency = backend.concurrency(spec) if backend.concurrency is not None else 1
             spec = msgspec.structs.replace(spec, max_concurrency=max(1, concurrency))
-        elif spec.max_concurrency < 1:
-            raise ConfigError(f"model '{spec.name}': max_concurrency must be at least 1")
         self.models[spec.name] = spec
         for name in (spec.name, *spec.aliases):
             self._names.setdefault(name, spec.name)

@@ -74,3 +74,19 @@ def test_invalid_model_options_stop_the_server_at_start() -> None:
     Registry([backend], [ModelSpec(name="ok", backend="b", options={"n_ctx": 1024})])
     with pytest.raises(ConfigError, match="model 'bad': invalid options"):
         Registry([backend], [ModelSpec(name="bad", backend="b", options={"n_cxt": 1024})])
+
+
+def test_a_misspelled_override_is_named_with_the_key_it_missed() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {"MULTAI_SERVER__PROT": "9000", "MULTAI_MEMORY__ALOW_GPU": "false"})
+    assert info.value.problems == [
+        "[server]: unknown key 'prot' (did you mean 'port'?)",
+        "[memory]: unknown key 'alow_gpu' (did you mean 'allow_gpu'?)",
+    ]
+
+
+def test_a_model_path_may_start_at_the_home_folder(tmp_path: Path) -> None:
+    path = tmp_path / "multai.toml"
+    path.write_text('[[models]]\nname = "m"\nbackend = "b"\npath = "~/models/m.gguf"\n')
+    (model,) = load_config(path, {}).models
+    assert model.path == str(Path.home() / "models" / "m.gguf")

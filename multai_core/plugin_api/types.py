@@ -11,7 +11,7 @@ import msgspec
 from multai_core.plugin_api.results import VoiceInfo
 
 
-class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
+class ModelSpec(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One servable model: from the config's [[models]] or a plugin's defaults."""
 
     name: str
