@@ -22,6 +22,7 @@ from multai_core.plugin_api import (
     VoiceInfo,
     VoicesTask,
     hookimpl,
+    path_check,
 )
 
 TASKS = frozenset({"speech"})
@@ -36,6 +37,7 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             options_type=BarkOptions,
             description="Text to speech with Bark (transformers, safetensors): /v1/audio/speech",
             voices=voices,
+            check=path_check("folder", "a Bark model folder (config.json, safetensors)"),
         )
     )
 

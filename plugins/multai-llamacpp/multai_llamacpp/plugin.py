@@ -17,6 +17,7 @@ from multai_core.plugin_api import (
     ModelSpec,
     Task,
     hookimpl,
+    path_check,
 )
 from multai_llamacpp import BACKEND_NAME
 from multai_llamacpp.estimate import estimate
@@ -42,6 +43,7 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             default_models=tuple(default_models()),
             description="GGUF language models through llama.cpp: chat, completions, embeddings",
             concurrency=slots,
+            check=path_check("file", "a GGUF file"),
         )
     )
 

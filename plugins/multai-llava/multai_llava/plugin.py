@@ -14,6 +14,7 @@ from multai_core.plugin_api import (
     InvalidRequest,
     Task,
     hookimpl,
+    path_check,
 )
 from multai_llava import BACKEND_NAME
 from multai_llava.estimate import estimate
@@ -30,6 +31,7 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             name=BACKEND_NAME,
             tasks=TASKS,
             options_type=LlavaOptions,
+            check=path_check("folder", "a transformers model folder (config.json, safetensors)"),
             description="Vision chat: LLaVA-1.5 and other transformers image-text-to-text models",
         )
     )

@@ -19,6 +19,7 @@ from multai_core.plugin_api import (
     VoiceCatalog,
     VoicesTask,
     hookimpl,
+    path_check,
 )
 from multai_piper import BACKEND_NAME
 from multai_piper.estimate import estimate
@@ -43,6 +44,9 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             default_models=tuple(default_models()),
             description="Text to speech with Piper voices (ONNX): /v1/audio/speech",
             voices=describe,
+            check=path_check(
+                "file_or_folder", "a Piper voice (.onnx, its .onnx.json beside it) or its folder"
+            ),
         )
     )
 

@@ -15,6 +15,7 @@ from multai_core.plugin_api import (
     InvalidRequest,
     Task,
     hookimpl,
+    path_check,
 )
 from multai_sdxl import BACKEND_NAME
 from multai_sdxl.handle import SdxlHandle, load, unload
@@ -31,6 +32,7 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             name=BACKEND_NAME,
             tasks=TASKS,
             options_type=SdxlOptions,
+            check=path_check("folder", "a diffusers pipeline folder (model_index.json)"),
             description="Text-to-image and image editing with diffusers pipelines (SDXL-Turbo)",
         )
     )

@@ -11,9 +11,11 @@ from multai_core.plugin_api import (
     Backend,
     InferResult,
     InvalidRequest,
+    ModelSpec,
     Task,
     TranscriptionTask,
     hookimpl,
+    path_check,
 )
 from multai_whisper import BACKEND_NAME
 from multai_whisper.estimate import estimate
@@ -21,6 +23,12 @@ from multai_whisper.handle import WhisperHandle, load, unload
 from multai_whisper.options import WhisperOptions
 
 TASKS = frozenset({"transcription", "translation"})
+_MODEL_FOLDER = path_check("folder", "a CTranslate2 Whisper model folder (model.bin)")
+
+
+def check(spec: ModelSpec) -> str | None:
+    """A packaged model needs no path: it is assembled there (or in the cache) on first load."""
+    return None if spec.options.get("packaged_model") else _MODEL_FOLDER(spec)
 
 
 @hookimpl
@@ -32,6 +40,7 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             name=BACKEND_NAME,
             tasks=TASKS,
             options_type=WhisperOptions,
+            check=check,
             default_models=tuple(default_models()),
             description="Whisper speech to text through faster-whisper (CTranslate2)",
         )
