@@ -9,10 +9,14 @@ import uuid
 
 import structlog
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = structlog.get_logger("multai.access")
+# set in scope["state"] by the HTTP protocol when it answered for the app (a 408 on a stalled body)
+CLOSED_WITH = "multai.closed_with"
+# logged for a client that left before its response was complete (nginx's convention)
+CLIENT_CLOSED = 499
 
 
 def request_id_of(scope: Scope) -> str:
@@ -32,9 +36,20 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0
+        complete = False
+        left = False
+
+        async def receive_noting_disconnect() -> ReceiveMessage:
+            nonlocal left
+            message = await receive()
+            if message["type"] == "http.disconnect" and not complete:
+                left = True
+            return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, complete
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
@@ -43,13 +58,14 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_noting_disconnect, send_with_id)
         finally:
+            closed_with = scope["state"].get(CLOSED_WITH)
             log.info(
                 "request",
                 method=scope.get("method"),
                 path=scope.get("path"),
-                status=status,
+                status=closed_with or (CLIENT_CLOSED if left else status),
                 request_id=request_id,
                 seconds=round(time.perf_counter() - started, 4),
             )

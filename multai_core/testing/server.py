@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from multai_core.server import runner
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -42,11 +44,11 @@ def wait_until_healthy(
 
 @contextlib.contextmanager
 def threaded_server(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port in a thread; yields the base URL."""
+    """Serve an ASGI app on a free loopback port in a thread; yields the base URL. A MultAI
+    app is served as `multai serve` serves it (runner.build_server: its HTTP protocol, limits
+    and shutdown drain); any other app by plain uvicorn."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
+    server = _server_for(app, port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
@@ -54,8 +56,20 @@ def threaded_server(app: Any) -> Iterator[str]:
         wait_until_healthy(base_url, timeout=30)
         yield base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        if isinstance(server, runner.GracefulServer):
+            server.begin_shutdown()
+        else:
+            server.should_exit = True
+        thread.join(timeout=60)
+
+
+def _server_for(app: Any, port: int) -> uvicorn.Server:
+    state = getattr(app, "state", None)
+    if state is not None and "services" in state:
+        return runner.build_server(app, host="127.0.0.1", port=port)
+    return uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
 
 
 @contextlib.contextmanager
