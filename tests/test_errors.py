@@ -81,7 +81,7 @@ def _post(base: str, body: bytes, key: str = "sk-right") -> httpx.Response:
             b'{"model": "echo", "messages": [{"role": "user", "content": "' + b"x" * 5000 + b'"}]}',
             413,
             None,
-            "larger",
+            "at most 4096 bytes; the limit is [server].max_body_bytes",
         ),
     ],
 )

@@ -9,6 +9,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from multai_core.config import MiB
 from multai_core.plugin_api.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -47,10 +48,20 @@ def _from_validation(exc: ValidationException) -> MultaiError:
     return InvalidRequest(detail if "JSON" in detail else f"Invalid request: {detail}")
 
 
-def _from_http(exc: HTTPException) -> MultaiError:
-    status = exc.status_code
-    if status == 413:
+def _too_large(limit: int | None) -> RequestTooLarge:
+    if limit is None:  # not Litestar's limit: a route that enforces its own names it
         return RequestTooLarge("The request body is larger than this server accepts.")
+    size = f"{limit / MiB:g} MiB ({limit} bytes)" if limit >= MiB else f"{limit} bytes"
+    return RequestTooLarge(
+        f"The request body is larger than this server accepts: at most {size}; "
+        "the limit is [server].max_body_bytes."
+    )
+
+
+def _from_http(exc: HTTPException, request: Request[Any, Any, Any]) -> MultaiError:
+    status = exc.status_code
+    if status == 413:  # raised by Litestar only, on a route that has a limit
+        return _too_large(request.route_handler.resolve_request_max_body_size())
     if status == 401:
         return AuthenticationFailed(exc.detail)
     if status == 404:
@@ -77,7 +88,7 @@ def handle_exception(
     if isinstance(exc, ValidationException):
         return error_response(_from_validation(exc))
     if isinstance(exc, HTTPException):
-        return error_response(_from_http(exc))
+        return error_response(_from_http(exc, request))
     if isinstance(exc, RecursionError):  # msgspec decoding a hostile, deeply nested body
         return error_response(InvalidRequest("The request body is nested too deeply."))
     if isinstance(exc, UnicodeDecodeError):
