@@ -121,6 +121,7 @@ class Scheduler:
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._drain: asyncio.TimerHandle | None = None
         self.metrics.watch_engines(self._engine_stats)
 
     def _engine_stats(self) -> list[tuple[str, EngineStats]]:
@@ -134,14 +135,34 @@ class Scheduler:
         self._loop = asyncio.get_running_loop()
         self._worker = asyncio.create_task(self._dispatch_forever(), name="multai-scheduler")
 
-    def begin_shutdown(self) -> None:
-        """Stop accepting; answer everything still queued with 503. Running jobs go on."""
+    def begin_shutdown(self, drain_s: float | None = None) -> None:
+        """Stop accepting; answer everything still queued with 503. Running jobs go on; with
+        ``drain_s``, those still running after it end with ShuttingDown (for a stream, its last
+        error event)."""
         self._closing = True
         for job in list(self.queue.items()):
             self._finish_queued(job, ShuttingDown("The server is shutting down.", retry_after=5))
+        if drain_s is not None and self._drain is None:
+            self._drain = self._loop.call_later(drain_s, self._end_drain, drain_s)
+
+    def _end_drain(self, drain_s: float) -> None:
+        if self.running:
+            log.info("shutdown_drain_ended", drain_s=drain_s, still_running=len(self.running))
+        for job in list(self.running):
+            job.cancel_event.set()
+            job._put(
+                ShuttingDown(
+                    f"The server is shutting down and this request was still running when "
+                    f"its drain time ended ({drain_s:g} s, [server].shutdown_drain_s); "
+                    "retry it.",
+                    retry_after=5,
+                )
+            )
 
     async def stop(self, grace_s: float = 10.0) -> None:
         self.begin_shutdown()
+        if self._drain is not None:
+            self._drain.cancel()
         deadline = time.monotonic() + grace_s
         while self.running and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
