@@ -4,10 +4,13 @@ traceback and exits 0. The server runs as users run it: runner.run in its own pr
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +112,31 @@ def test_sigterm_ends_a_stream_past_the_drain_with_the_error_event(
     assert "[server].shutdown_drain_s" in long_end
     log = log_path.read_text()
     assert "Traceback" not in log, log
+
+
+def test_a_request_open_past_the_drain_is_closed_without_a_traceback(
+    served: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    """An upload that trickles on (each byte restarts the body timeout) is not the scheduler's
+    to end: the HTTP server cuts it after the drain and its margin, quietly."""
+    process, base_url, log_path = served
+    port = int(base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # the connection is served
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: test\r\n"
+            b"content-type: application/json\r\ncontent-length: 100000\r\n\r\n{"
+        )
+        with contextlib.suppress(OSError):  # until the server closes it
+            for sent in range(120):
+                if sent == 2:
+                    process.send_signal(signal.SIGTERM)
+                sock.sendall(b" ")
+                time.sleep(0.5)
+                if process.poll() is not None:
+                    break
+    assert process.wait(timeout=60) == 0
+    log = log_path.read_text()
+    assert "Traceback" not in log, log
+    assert "request_cut_at_shutdown" in log

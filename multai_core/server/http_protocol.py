@@ -108,6 +108,7 @@ class MultaiH11Protocol(H11Protocol):
         self.timeout_keep_alive = self.limits.keep_alive_timeout_s  # type: ignore[assignment]
         self._header_timer = _Timer(self.loop, self._header_timed_out)
         self._body_timer = _Timer(self.loop, self._body_timed_out)
+        self.app = self._cut_quietly(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -187,6 +188,21 @@ class MultaiH11Protocol(H11Protocol):
             cycle.disconnected = True
             cycle.message_event.set()
         self._close()
+
+    def _cut_quietly(self, app: Any) -> Any:
+        """uvicorn cancels the requests still open when its graceful timeout ends (after the
+        shutdown drain; see runner) and would log each with a traceback: close them instead."""
+
+        async def run(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await app(scope, receive, send)
+            except asyncio.CancelledError:
+                log.warning("request_cut_at_shutdown", path=scope.get("path"))
+                if self.cycle is not None:
+                    self.cycle.disconnected = True
+                self._close()
+
+        return run
 
     def _close(self) -> None:
         self._header_timer.cancel()
