@@ -95,6 +95,7 @@ def create_app(
         ),
         openapi_config=openapi_config(config.server),
         debug=False,
+        logging_config=None,  # configure_logging owns the process's log: one format
     )
     document_errors(app)
     document_streams(app)
