@@ -82,6 +82,9 @@ def n_gpu_layers_for(placement: Placement) -> int:
 def load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
     import llama_cpp
 
+    from multai_llamacpp.llama_log import route_llama_log
+
+    route_llama_log()
     options = parse_options(spec.options)
     if not spec.path:
         raise ValueError(f"model {spec.name!r}: the llamacpp backend needs a GGUF path")

@@ -61,7 +61,8 @@ class LlamaCppOptions(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_
     penalty_last_n: int = -1
     """Tokens that presence/frequency/repeat penalties look back over; -1 means the context."""
     verbose: bool = False
-    """llama.cpp's own log on stderr (model facts and timings; never prompts or outputs)."""
+    """llama-cpp-python's own messages while loading, printed raw on stderr (for debugging).
+    llama.cpp's log is in the server's log at debug level either way."""
 
 
 def parse_options(raw: dict[str, Any]) -> LlamaCppOptions:
