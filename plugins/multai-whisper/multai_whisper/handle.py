@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,10 @@ def load(spec: ModelSpec, placement: Placement) -> WhisperHandle:
     folder = folder_for_load(spec, options)
     offline.enforce(force=True)
     from faster_whisper import WhisperModel
+
+    # faster-whisper logs each request's detected language and audio duration at INFO: facts
+    # about the content, which this server keeps out of its log
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
     gpu = on_gpu(placement)
     compute_type = compute_type_for(options, placement)
