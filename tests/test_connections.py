@@ -96,6 +96,16 @@ def test_a_partial_header_gets_408_within_the_header_timeout(server: str) -> Non
     assert error["code"] == "request_timeout"
 
 
+def test_many_partial_headers_are_all_answered_and_closed(server: str) -> None:
+    """Unauthenticated slowloris connections are not held: each ends at the header timeout."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(connect(server)) for _ in range(100)]
+        for sock in socks:
+            sock.sendall(CHAT)
+        for sock in socks:
+            assert parse(read_until_closed(sock))[0] == 408
+
+
 def test_a_dripping_header_is_cut_at_the_header_timeout(server: str) -> None:
     """Each byte restarts no clock: the head as a whole must arrive in time."""
     raw = b""
