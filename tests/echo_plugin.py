@@ -1,5 +1,6 @@
 """A test plugin registered in fixtures: backend "echo" answers chat, completions and embeddings
-by echoing the input word by word, and records what it loaded, ran and saw cancelled."""
+by echoing the input word by word (a chat with images first says each image's size), answers
+transcriptions with the upload's size, and records what it loaded, ran and saw cancelled."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from multai_core.plugin_api import (
     Placement,
     Task,
     TextDelta,
+    TranscribedSegment,
+    TranscriptionInfo,
+    TranscriptionTask,
     Usage,
     hookimpl,
 )
@@ -50,7 +54,9 @@ class EchoPlugin:
         register(
             Backend(
                 name="echo",
-                tasks=frozenset({"chat", "completion", "embedding"}),
+                tasks=frozenset(
+                    {"chat", "completion", "embedding", "vision", "transcription", "translation"}
+                ),
                 default_models=self.models,
                 concurrency=lambda spec: int(spec.options.get("slots", 1)),
             )
@@ -83,8 +89,12 @@ class EchoPlugin:
         match task.payload:
             case EmbeddingTask() as embedding:
                 return self._embed(embedding)
-            case ChatTask(messages=messages, max_tokens=limit):
-                return self._generate(handle, task, messages[-1].text(), limit, cancel)
+            case ChatTask(messages=messages, max_tokens=limit) as chat:
+                sizes = [f"image:{im.width}x{im.height}" for im in chat.images()]
+                text = " ".join([*sizes, messages[-1].text()])
+                return self._generate(handle, task, text, limit, cancel)
+            case TranscriptionTask() as transcription:
+                return self._transcribe(handle, task, transcription, cancel)
             case CompletionTask(prompts=[str() as prompt], max_tokens=limit):
                 return self._generate(handle, task, prompt, limit, cancel)
             case CompletionTask(prompts=prompts, max_tokens=limit):
@@ -99,6 +109,21 @@ class EchoPlugin:
             norm = math.sqrt(sum(v * v for v in vector))
             vectors.append([v / norm for v in vector])
         return EmbeddingResult(vectors=vectors, prompt_tokens=len(vectors))
+
+    def _transcribe(
+        self,
+        handle: EchoHandle,
+        task: Task,
+        transcription: TranscriptionTask,
+        cancel: threading.Event,
+    ) -> Iterator[Any]:
+        """The upload's size as the transcript, after ``transcribe_seconds`` (a job in flight)."""
+        with self.lock:
+            self.started.append(task.id)
+        yield TranscriptionInfo(language="en", duration=1.0)
+        cancel.wait(float(handle.spec.options.get("transcribe_seconds", 0)))
+        text = f" {len(transcription.audio)} bytes"
+        yield TranscribedSegment(id=0, seek=0, start=0.0, end=1.0, text=text)
 
     def _generate(
         self,

@@ -1,15 +1,25 @@
-"""The in-memory multipart reader: limits, the one-file mode the audio endpoints use, errors."""
+"""The in-memory multipart reader: limits, the one-file mode the audio endpoints use, errors;
+and through the server, the body caps of the form endpoints (a form may carry a file as large
+as that file's own limit)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+import struct
+import zlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
+from multai_core.config import Config, ServerConfig
 from multai_core.media.multipart import MultipartForm, read_multipart
 from multai_core.plugin_api.errors import InvalidRequest, MultaiError, RequestTooLarge
+from multai_core.testing.image_host import image_bytes
+from tests.conftest import make_server
+from tests.echo_plugin import EchoPlugin
 
 CONTENT_TYPE = "multipart/form-data; boundary=b"
 END = b"--b--\r\n"
@@ -80,3 +90,69 @@ def test_body_limit_announced_or_counted() -> None:
     assert refused(big, RequestTooLarge, **ONE_FILE).param == "file"
     error = refused(big, RequestTooLarge, max_file_bytes=2000, max_body_bytes=1000)
     assert error.param is None and "1000 bytes" in error.message
+
+
+def test_an_over_long_part_header_is_named() -> None:
+    long_name = "n" * 5000
+    body = part(long_name, b"x") + END
+    error = refused(body, InvalidRequest)
+    assert "header line longer than" in error.message
+    assert "Too many form parts" not in error.message
+
+
+# --- through the server: /v1/vision takes a form as large as its file's own limit ----------------
+
+MiB = 2**20
+
+
+def padded_png(total: int) -> bytes:
+    """A valid 8x8 PNG padded to exactly ``total`` bytes with a private ancillary chunk, which
+    decoders skip: an image file as large as the limit that costs nothing to decode."""
+    head = image_bytes((10, 120, 30), size=(8, 8))
+    signature_and_ihdr, rest = head[:33], head[33:]
+    padding = total - len(head) - 12
+    chunk = struct.pack(">I", padding) + b"prVt" + b"\0" * padding
+    chunk += struct.pack(">I", zlib.crc32(b"prVt" + b"\0" * padding))
+    return signature_and_ihdr + chunk + rest
+
+
+@pytest.fixture(scope="module")
+def vision_server() -> Iterator[str]:
+    config = Config(server=ServerConfig(max_body_bytes=4 * MiB))
+    with make_server(EchoPlugin(), config) as base_url:
+        yield base_url
+
+
+def post_form(base_url: str, image: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/v1/vision",
+        data={"model": "echo", "prompt": "what is it?"},
+        files={"image": ("a.png", image, "image/png")},
+        timeout=60,
+    )
+
+
+def test_vision_form_takes_an_image_at_the_image_limit(vision_server: str) -> None:
+    image = padded_png(ServerConfig().max_image_bytes)
+    response = post_form(vision_server, image)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "image:8x8 what is it?"
+
+
+def test_vision_form_over_the_image_limit_names_it(vision_server: str) -> None:
+    response = post_form(vision_server, padded_png(ServerConfig().max_image_bytes + MiB + 1))
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert "max_image_bytes" in error["message"] and str(20 * MiB) in error["message"]
+
+
+def test_vision_json_over_the_body_limit_names_it(vision_server: str) -> None:
+    image = base64.b64encode(padded_png(5 * MiB)).decode()
+    response = httpx.post(
+        f"{vision_server}/v1/vision",
+        json={"model": "echo", "prompt": "p", "image": image},
+        timeout=60,
+    )
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert "max_body_bytes" in error["message"] and str(4 * MiB) in error["message"]

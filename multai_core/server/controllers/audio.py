@@ -24,7 +24,7 @@ from litestar.openapi.spec import (
 )
 from litestar.response import Stream
 
-from multai_core.media.multipart import UploadedFile, read_multipart
+from multai_core.media.multipart import FORM_ALLOWANCE, UploadedFile, read_multipart
 from multai_core.protocol.audio import TranscriptionForm, TranscriptionJson, TranslationForm
 from multai_core.server.request_id import request_id_of
 from multai_core.server.responses import event_stream, until_done
@@ -33,8 +33,6 @@ from multai_core.serving.services import Services
 
 AnyRequest = Request[Any, Any, Any]
 FILE_FIELD = "file"
-FORM_ALLOWANCE = 1024 * 1024
-"""Bytes a body may carry beside the file: part headers, boundaries and the text fields."""
 MAX_FIELD_BYTES = 64 * 1024
 NOT_MULTIPART = (
     "Send the request as multipart/form-data with the audio in the field `file` "
@@ -150,6 +148,7 @@ async def read_audio_form(
         max_file_bytes=max_file_bytes,
         max_field_bytes=MAX_FIELD_BYTES,
         max_body_bytes=max_file_bytes + FORM_ALLOWANCE,
+        file_setting="max_audio_bytes",
         content_length=request.headers.get("content-length"),
         only_file=FILE_FIELD,
         strict=False,

@@ -1,6 +1,7 @@
 """POST /v1/vision: one prompt about one image (the thesis's endpoint), answered as a chat
-completion. The body is JSON or a multipart form; both are read in memory (an image is at
-most max_image_bytes, the body at most max_body_bytes)."""
+completion. The body is JSON or a multipart form; both are read in memory, each under its own
+cap: JSON at most max_body_bytes (the image inside is base64), a form at most its file's limit
+(max_image_bytes) plus FORM_ALLOWANCE, so a form carries an image as large as JSON may not."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from multai_core.media.multipart import read_multipart
-from multai_core.plugin_api.errors import InvalidRequest
+from multai_core.media.multipart import FORM_ALLOWANCE, read_multipart
+from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
 from multai_core.protocol.chat import ChatCompletion, ChatCompletionChunk
 from multai_core.protocol.vision import VisionRequest
 from multai_core.server.openapi import streamable
@@ -54,6 +55,9 @@ async def _form_request(
         request.stream(),
         max_file_bytes=max_image_bytes,
         max_parts=MAX_FORM_PARTS,
+        max_body_bytes=max_image_bytes + FORM_ALLOWANCE,
+        file_setting="max_image_bytes",
+        content_length=request.headers.get("content-length"),
     )
     raw: dict[str, Any] = {
         name: form.field(name) for name in form.fields if name != "stream_options"
@@ -67,8 +71,28 @@ async def _form_request(
     return req, image
 
 
+def _json_too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(
+        f"The JSON body is over {limit} bytes, the most this server accepts ([server] "
+        "max_body_bytes); send a large image as a multipart form's file instead.",
+    )
+
+
+async def _json_body(request: AnyRequest, limit: int) -> bytes:
+    """The body, refused once it passes ``limit`` (announced or counted)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _json_too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _json_too_large(limit)
+    return bytes(body)
+
+
 async def read_vision_request(
-    request: AnyRequest, max_image_bytes: int
+    request: AnyRequest, max_image_bytes: int, max_body_bytes: int
 ) -> tuple[VisionRequest, str | bytes | None]:
     content_type = request.headers.get("content-type", "")
     if content_type.lower().startswith("multipart/form-data"):
@@ -77,7 +101,7 @@ async def read_vision_request(
         raise InvalidRequest(
             "Send the request as application/json or multipart/form-data.",
         )
-    return _json_request(await request.body())
+    return _json_request(await _json_body(request, max_body_bytes))
 
 
 class VisionController(Controller):
@@ -90,10 +114,14 @@ class VisionController(Controller):
         summary="Ask about an image (alias onto chat completions)",
         description=DESCRIPTION,
         responses={200: streamable(ChatCompletion, ChatCompletionChunk)},
+        request_max_body_size=None,  # enforced while reading: JSON and forms have their own caps
     )
     async def vision(self, request: AnyRequest, state: State) -> ChatCompletion | Stream:
         services: Services = state.services
-        req, image = await read_vision_request(request, services.config.server.max_image_bytes)
+        server = services.config.server
+        req, image = await read_vision_request(
+            request, server.max_image_bytes, server.max_body_bytes
+        )
         request_id = request_id_of(request.scope)
         response_id = f"chatcmpl-{request_id}"
         job, chat_req = await vision.start_alias(services, req, image, request_id)
