@@ -86,7 +86,8 @@ def test_vision_alias_bodies_over_the_limit() -> None:
     from multai_core.config import ServerConfig
 
     app = create_app(
-        Config(server=ServerConfig(max_body_bytes=4096)),
+        # JSON is capped by max_body_bytes, a form by its file's limit (plus the form's allowance)
+        Config(server=ServerConfig(max_body_bytes=4096, max_image_bytes=4096)),
         make_plugin_manager(load_entry_points=False),
     )
     with threaded_server(app) as base_url:
