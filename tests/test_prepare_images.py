@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
+from multai_core.config import ServerConfig
+from multai_core.media.decoding import MediaDecoding
 from multai_core.plugin_api import InvalidRequest, MultaiError, RequestTooLarge
 from multai_core.protocol.chat import ChatCompletionRequest
 from multai_core.serving.chat_images import ImageLimits, prepare_images
@@ -21,6 +23,7 @@ LIMITS = ImageLimits(
     max_bytes=CAP, max_pixels=1_000_000, max_images=4, allow_remote=True, remote_timeout_s=1.0
 )
 INLINE = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+DECODING = MediaDecoding(ServerConfig())
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def request(*urls: str) -> ChatCompletionRequest:
 
 
 def test_inline_and_fetched_images_in_message_order(host: str) -> None:
-    images = asyncio.run(prepare_images(request(INLINE, f"{host}/part.png"), LIMITS))
+    images = asyncio.run(prepare_images(request(INLINE, f"{host}/part.png"), LIMITS, DECODING))
     assert [(im.width, im.height, im.mode) for im in images] == [(48, 40, "RGB")] * 2
     assert images[0].pixels == images[1].pixels
 
@@ -53,7 +56,7 @@ def test_inline_and_fetched_images_in_message_order(host: str) -> None:
     ],
 )
 def test_fetch_limits(host: str, path: str, error: type[MultaiError], code: str) -> None:
-    started = asyncio.run(_timed(prepare_images(request(f"{host}{path}"), LIMITS)))
+    started = asyncio.run(_timed(prepare_images(request(f"{host}{path}"), LIMITS, DECODING)))
     assert isinstance(started[0], error)
     assert started[0].code == code
     assert started[1] < LIMITS.remote_timeout_s + 1.0
@@ -63,11 +66,11 @@ def test_refused_before_any_fetch(host: str) -> None:
     off = ImageLimits(**{**LIMITS.__dict__, "allow_remote": False})
     # the slow URL would take 3 s: a refusal that fetched first would be slow too
     result, seconds = asyncio.run(
-        _timed(prepare_images(request(f"{host}/slow", "file:///etc/passwd"), LIMITS))
+        _timed(prepare_images(request(f"{host}/slow", "file:///etc/passwd"), LIMITS, DECODING))
     )
     assert isinstance(result, InvalidRequest) and result.code == "invalid_image_url"
     assert seconds < 0.5
-    result, seconds = asyncio.run(_timed(prepare_images(request(f"{host}/slow"), off)))
+    result, seconds = asyncio.run(_timed(prepare_images(request(f"{host}/slow"), off, DECODING)))
     assert isinstance(result, InvalidRequest) and result.code == "remote_images_disabled"
     assert seconds < 0.5
 

@@ -41,20 +41,14 @@ def _mib(n: int) -> str:
     return f"{n / _MiB:.1f} MiB"
 
 
-def decode_image(
-    data: bytes, *, max_pixels: int, max_bytes: int, param: str | None = None
-) -> Image.Image:
-    """A fully decoded Pillow image (first frame of an animation).
-
-    Raises RequestTooLarge (413) for more than ``max_bytes``, InvalidRequest (400) for data that
-    is no PNG, JPEG, WEBP or GIF image, is truncated or corrupt, or has more than ``max_pixels``
-    pixels. Error messages name sizes and limits only, never content.
-    """
+def _open(data: bytes, *, max_pixels: int, max_bytes: int, param: str | None) -> Image.Image:
+    """The image opened lazily: format and size read from the header, no pixel decoded."""
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > max_bytes:
         raise RequestTooLarge(
-            f"The image is {_mib(len(data))}; this server accepts images up to {_mib(max_bytes)}.",
+            f"The image is {_mib(len(data))}; this server accepts images up to "
+            f"{_mib(max_bytes)} ([server] max_image_bytes).",
             param=param,
         )
     if not data:
@@ -66,7 +60,8 @@ def decode_image(
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as exc:
         raise InvalidRequest(
-            f"The image has more pixels than this server accepts (at most {max_pixels}).",
+            f"The image has more pixels than this server accepts (at most {max_pixels}, "
+            "[server] max_image_pixels).",
             param=param,
             code="image_too_large",
         ) from exc
@@ -81,10 +76,34 @@ def decode_image(
         image.close()
         raise InvalidRequest(
             f"The image is {width}x{height} pixels ({width * height} pixels); this server "
-            f"accepts at most {max_pixels} pixels per image.",
+            f"accepts at most {max_pixels} pixels per image ([server] max_image_pixels).",
             param=param,
             code="image_too_large",
         )
+    return image
+
+
+def probe_image(
+    data: bytes, *, max_pixels: int, max_bytes: int, param: str | None = None
+) -> tuple[int, int]:
+    """(width, height) from the header, with the checks of :func:`decode_image`, decoding
+    nothing: what a request's images will decode to is known before any is decoded."""
+    with _open(data, max_pixels=max_pixels, max_bytes=max_bytes, param=param) as image:
+        return image.size
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int, max_bytes: int, param: str | None = None
+) -> Image.Image:
+    """A fully decoded Pillow image (first frame of an animation).
+
+    Raises RequestTooLarge (413) for more than ``max_bytes``, InvalidRequest (400) for data that
+    is no PNG, JPEG, WEBP or GIF image, is truncated or corrupt, or has more than ``max_pixels``
+    pixels. Error messages name sizes and limits only, never content.
+    """
+    from PIL import Image
+
+    image = _open(data, max_pixels=max_pixels, max_bytes=max_bytes, param=param)
     try:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
@@ -99,10 +118,8 @@ def decode_image(
     return image
 
 
-def decode_data_url(
-    url: str, *, max_pixels: int, max_bytes: int, param: str | None = None
-) -> Image.Image:
-    """Decode ``data:image/...;base64,...`` with the same limits as :func:`decode_image`."""
+def data_url_bytes(url: str, *, max_bytes: int, param: str | None = None) -> bytes:
+    """The bytes of a ``data:image/...;base64,...`` URL, its size checked before decoding."""
     match = _DATA_URL.match(url[:256])
     if match is None or not (match.group("type") or "").startswith("image/"):
         raise InvalidRequest(
@@ -121,15 +138,22 @@ def decode_data_url(
     if (len(encoded) * 3) // 4 > max_bytes + 3:
         raise RequestTooLarge(
             f"The image is about {_mib(len(encoded) * 3 // 4)}; this server accepts images up "
-            f"to {_mib(max_bytes)}.",
+            f"to {_mib(max_bytes)} ([server] max_image_bytes).",
             param=param,
         )
     try:
-        data = base64.b64decode(encoded.strip(), validate=True)
+        return base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest(
             "The image data URL is not valid base64.", param=param, code="invalid_image_url"
         ) from exc
+
+
+def decode_data_url(
+    url: str, *, max_pixels: int, max_bytes: int, param: str | None = None
+) -> Image.Image:
+    """Decode ``data:image/...;base64,...`` with the same limits as :func:`decode_image`."""
+    data = data_url_bytes(url, max_bytes=max_bytes, param=param)
     return decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes, param=param)
 
 

@@ -1,5 +1,10 @@
 """POST /v1/audio/transcriptions and /v1/audio/translations: form fields and the uploaded file
--> job -> json / text / srt / verbose_json / vtt, or SSE text events with ``stream=true``."""
+-> job -> json / text / srt / verbose_json / vtt, or SSE text events with ``stream=true``.
+
+The pack decodes the audio while it runs; what it will decode is bounded before it is queued:
+the duration the container's header declares (read in the decode pool) is reserved from the
+server's budget of audio seconds in flight (a 429 while it is taken) until the job is dropped.
+A file whose header says nothing reserves ``max_audio_seconds``, the most the decoder accepts."""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ import msgspec
 import structlog
 
 from multai_core.engine.scheduler import Job
+from multai_core.media.audio_probe import audio_seconds
 from multai_core.media.multipart import UploadedFile
+from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
 from multai_core.plugin_api.results import TranscribedSegment, TranscriptionInfo
 from multai_core.plugin_api.task_audio import TranscriptionTask
@@ -29,6 +36,7 @@ from multai_core.protocol.audio import (
     TranslationForm,
     language_name,
 )
+from multai_core.protocol.common import effective_priority
 from multai_core.serving import sse
 from multai_core.serving.jobs import collect, submit
 from multai_core.serving.services import Services
@@ -75,7 +83,7 @@ def parse_form(fields: Mapping[str, list[str]], form_type: type[F]) -> F:
         raise InvalidRequest(f"Invalid form field: {exc}", param=param) from None
 
 
-def start(
+async def start(
     services: Services,
     form: AudioForm,
     upload: UploadedFile | None,
@@ -101,6 +109,40 @@ def start(
                 "include=logprobs is not available from Whisper models.", param="include"
             )
         words = form.response_format == "verbose_json" and "word" in form.timestamp_granularities
+    # no one makes this server read a file for a model it may not use (submit checks again)
+    spec = services.registry.resolve(form.model, kind=kind)
+    principal.current().check(
+        model=spec.name,
+        aliases=spec.aliases,
+        priority=effective_priority(form.priority, form.service_tier),
+    )
+    max_seconds = services.config.server.max_audio_seconds
+    declared = await services.decoding.run(audio_seconds, upload.data)
+    if declared is not None and declared > max_seconds + 1:  # the header says so
+        raise InvalidRequest(
+            f"The audio is {declared:.0f} s long, longer than this server accepts "
+            f"({max_seconds:g} s, [server] max_audio_seconds).",
+            param="file",
+        )
+    # a header that does not say means the longest audio the decoder will accept
+    seconds = max_seconds if not declared or declared <= 0 else min(declared, max_seconds)
+    lease = services.decoding.audio_seconds.reserve(seconds, param="file")
+    try:
+        job = _submit(services, form, upload, kind, request_id, words)
+        lease.attach(job, seconds)  # the job carries the audio; dropped with it
+    finally:
+        lease.close()
+    return job
+
+
+def _submit(
+    services: Services,
+    form: AudioForm,
+    upload: UploadedFile,
+    kind: AudioKind,
+    request_id: str,
+    words: bool,
+) -> Job:
     payload = TranscriptionTask(
         audio=upload.data,
         filename=upload.filename,

@@ -64,7 +64,9 @@ async def start(
     if has_images and images is None:
         check(req)  # the wire's refusals before any image work (chat_task checks them too)
         check_caller(spec, req)
-        images = await prepare_images(req, ImageLimits.of(services.config.server))
+        images = await prepare_images(
+            req, ImageLimits.of(services.config.server), services.decoding
+        )
     # "vision" tells a backend that serves both kinds that this task carries images
     sees = "vision" in tasks and (has_images or "chat" not in tasks)
     kind: TaskKind = "vision" if sees else "chat"

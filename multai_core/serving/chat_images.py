@@ -1,16 +1,20 @@
 """The images of a chat request, prepared before it is queued.
 
-Every image part is decoded and checked here (count, bytes, pixels: a decompression bomb never
-expands) so that a bad image is a 400 before any model work; the decoded pixels travel to the
-pack as the ImagePart of its message in the engine's ChatTask. An image comes as a data URL; an
-http(s) URL is fetched only where the operator enabled ``allow_remote_images`` (a server that
-fetches URLs for its callers is an SSRF hole), with a time limit and a byte cap enforced while
-the body streams in. Fetches are awaited and decoding runs in a worker thread, so the event
-loop never blocks on an image."""
+Every image part is checked and decoded here (count, bytes, then each image's pixels and the
+request's total read from the headers: a decompression bomb never expands, and 16 huge images
+never decode) so that a bad image is a 400 before the request waits for any model; the decoded
+pixels travel to the pack as the ImagePart of its message in the engine's ChatTask. An image
+comes as a data URL; an http(s) URL is fetched only where the operator enabled
+``allow_remote_images`` (a server that fetches URLs for its callers is an SSRF hole), with a
+time limit and a byte cap enforced while the body streams in. Fetches are awaited and decoding
+runs in the app's bounded decode pool under its server-wide pixel budget (media.decoding), so
+the event loop never blocks on an image and concurrent requests cannot decode more than the
+operator allows."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,7 +23,9 @@ from urllib.parse import urlsplit
 import structlog
 
 from multai_core.config import ServerConfig
-from multai_core.media.image_codec import decode_data_url, decode_image
+from multai_core.media.decoded import DecodedImage, decoded
+from multai_core.media.decoding import MediaDecoding
+from multai_core.media.image_codec import data_url_bytes, decode_image, probe_image
 from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
 from multai_core.plugin_api.images import from_pil
 from multai_core.plugin_api.results import RawImage
@@ -41,6 +47,7 @@ class ImageLimits:
     max_images: int
     allow_remote: bool
     remote_timeout_s: float
+    max_request_pixels: int = ServerConfig().max_request_pixels
 
     @classmethod
     def of(cls, server: ServerConfig) -> ImageLimits:
@@ -50,6 +57,7 @@ class ImageLimits:
             max_images=server.max_images_per_request,
             allow_remote=server.allow_remote_images,
             remote_timeout_s=server.remote_image_timeout_s,
+            max_request_pixels=server.max_request_pixels,
         )
 
 
@@ -161,36 +169,75 @@ async def fetch(ref: ImageRef, limits: ImageLimits) -> bytes:
     return bytes(body)
 
 
-def decode_bytes(data: bytes, limits: ImageLimits, param: str) -> RawImage:
+def decode_bytes(data: bytes, limits: ImageLimits, param: str) -> DecodedImage:
     """Decoded and checked image data as RGB pixels (transparency on white)."""
     image = decode_image(
         data, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes, param=param
     )
     with image:
-        return from_pil(image)
+        return decoded(from_pil(image))
 
 
-def decode_inline(url: str, limits: ImageLimits, param: str) -> RawImage:
-    """A ``data:image/...;base64,`` URL, decoded and checked, as RGB pixels."""
-    image = decode_data_url(
-        url, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes, param=param
-    )
-    with image:
-        return from_pil(image)
+def inline_bytes(url: str, limits: ImageLimits, param: str) -> bytes:
+    """The bytes of a ``data:image/...;base64,`` URL (size checked before base64 decoding)."""
+    return data_url_bytes(url, max_bytes=limits.max_bytes, param=param)
 
 
-async def prepare_images(req: ChatCompletionRequest, limits: ImageLimits) -> list[RawImage]:
+def _request_pixels(sizes: list[tuple[int, int]], limits: ImageLimits) -> int:
+    total = sum(width * height for width, height in sizes)
+    if total > limits.max_request_pixels:
+        raise InvalidRequest(
+            f"The request's {len(sizes)} images have {total} pixels together; this server "
+            f"accepts at most {limits.max_request_pixels} per request ([server] "
+            "max_request_pixels): send fewer or smaller images.",
+            param="messages",
+            code="image_too_large",
+        )
+    return total
+
+
+async def decode_all(
+    files: list[tuple[bytes, str]], limits: ImageLimits, decoding: MediaDecoding
+) -> list[RawImage]:
+    """``(data, param)`` pairs decoded in the bounded pool, after every header is checked, the
+    pixels of all counted (max_request_pixels) and reserved from the server's budget (a 429
+    while it is taken). Each image returns its pixels to the budget when it is dropped."""
+
+    def probe_all() -> list[tuple[int, int]]:
+        return [
+            probe_image(data, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes, param=p)
+            for data, p in files
+        ]
+
+    sizes = await decoding.run(probe_all)
+    total = _request_pixels(sizes, limits)
+    lease = decoding.pixels.reserve(total, param=files[0][1] if len(files) == 1 else "messages")
+    images: list[RawImage] = []
+    try:
+        for (data, param), (width, height) in zip(files, sizes, strict=True):
+            image = await decoding.decode(
+                functools.partial(decode_bytes, data, limits, param), pixels=width * height
+            )
+            lease.attach(image, width * height)
+            images.append(image)
+    finally:
+        lease.close()
+    return images
+
+
+async def prepare_images(
+    req: ChatCompletionRequest, limits: ImageLimits, decoding: MediaDecoding
+) -> list[RawImage]:
     """The request's images, decoded and checked, in message order. Every URL is checked
-    before anything is fetched."""
+    before anything is fetched, and every image's header before anything is decoded."""
     refs = image_refs(req, limits)
     for ref in refs:
         if not ref.url.startswith("data:"):
             _remote(ref, limits)
-    images: list[RawImage] = []
+    files: list[tuple[bytes, str]] = []
     for ref in refs:
         if ref.url.startswith("data:"):
-            images.append(await asyncio.to_thread(decode_inline, ref.url, limits, ref.param))
+            files.append((await decoding.run(inline_bytes, ref.url, limits, ref.param), ref.param))
         else:
-            data = await fetch(ref, limits)
-            images.append(await asyncio.to_thread(decode_bytes, data, limits, ref.param))
-    return images
+            files.append((await fetch(ref, limits), ref.param))
+    return await decode_all(files, limits, decoding) if files else []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import re
 import threading
 import time
@@ -16,7 +17,8 @@ import time
 import msgspec
 
 from multai_core.engine.scheduler import Job
-from multai_core.media.image_codec import CONTENT_TYPES, decode_image, encode_raw
+from multai_core.media.decoded import DecodedImage, decoded
+from multai_core.media.image_codec import CONTENT_TYPES, decode_image, encode_raw, probe_image
 from multai_core.media.multipart import MultipartForm, UploadedFile
 from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
 from multai_core.plugin_api.images import from_pil
@@ -144,24 +146,55 @@ def _one_image(form: MultipartForm) -> UploadedFile:
     return uploads[0]
 
 
-def _decode_edit_images(
+def _probe_edit_images(
     services: Services, image: UploadedFile, mask: UploadedFile | None
-) -> tuple[RawImage, RawImage | None]:
+) -> tuple[int, int]:
+    """The image's size from its header (and the mask's, which must match); nothing decoded."""
     server = services.config.server
     limits = {"max_pixels": server.max_image_pixels, "max_bytes": server.max_image_bytes}
-    with decode_image(image.data, param="image", **limits) as picture:
-        raw_image = from_pil(picture, "RGB")
-    if mask is None:
-        return raw_image, None
-    with decode_image(mask.data, param="mask", **limits) as picture:
-        raw_mask = from_pil(picture, "RGBA")
-    if (raw_mask.width, raw_mask.height) != (raw_image.width, raw_image.height):
-        raise InvalidRequest(
-            f"The mask is {raw_mask.width}x{raw_mask.height} but the image is "
-            f"{raw_image.width}x{raw_image.height}; they must be the same size.",
-            param="mask",
-        )
-    return raw_image, raw_mask
+    width, height = probe_image(image.data, param="image", **limits)
+    if mask is not None:
+        mask_width, mask_height = probe_image(mask.data, param="mask", **limits)
+        if (mask_width, mask_height) != (width, height):
+            raise InvalidRequest(
+                f"The mask is {mask_width}x{mask_height} but the image is {width}x{height}; "
+                "they must be the same size.",
+                param="mask",
+            )
+    return width, height
+
+
+def _decode_edit_image(services: Services, upload: UploadedFile, param: str) -> DecodedImage:
+    server = services.config.server
+    with decode_image(
+        upload.data,
+        param=param,
+        max_pixels=server.max_image_pixels,
+        max_bytes=server.max_image_bytes,
+    ) as picture:
+        return decoded(from_pil(picture, "RGBA" if param == "mask" else "RGB"))
+
+
+async def _decode_edit_images(
+    services: Services, image: UploadedFile, mask: UploadedFile | None
+) -> tuple[RawImage, RawImage | None]:
+    """Headers checked first, the pixels reserved from the server's budget (a 429 while it is
+    taken), then each file decoded in the decode pool; each returns its pixels when dropped."""
+    decoding = services.decoding
+    width, height = await decoding.run(_probe_edit_images, services, image, mask)
+    pixels = width * height
+    uploads = [(image, "image")] + ([(mask, "mask")] if mask is not None else [])
+    lease = decoding.pixels.reserve(pixels * len(uploads), param="image")
+    results: list[DecodedImage] = []
+    try:
+        for upload, param in uploads:
+            work = functools.partial(_decode_edit_image, services, upload, param)
+            result = await decoding.decode(work, pixels=pixels)
+            lease.attach(result, pixels)
+            results.append(result)
+    finally:
+        lease.close()
+    return results[0], results[1] if mask is not None else None
 
 
 async def edit_request(services: Services, form: MultipartForm) -> ImageEditRequest:
@@ -174,11 +207,11 @@ async def edit_request(services: Services, form: MultipartForm) -> ImageEditRequ
     if len(masks) > 1:
         raise InvalidRequest("Send at most one mask.", param="mask")
     placeholder = RawImage(width=1, height=1, mode="RGB", pixels=b"\0\0\0")
-    _convert_edit({**fields, "image": placeholder})
-    raw_image, raw_mask = await asyncio.to_thread(
-        _decode_edit_images, services, image, masks[0] if masks else None
-    )
-    return _convert_edit({**fields, "image": raw_image, "mask": raw_mask})
+    checked = _convert_edit({**fields, "image": placeholder})
+    raw_image, raw_mask = await _decode_edit_images(services, image, masks[0] if masks else None)
+    # replaced, not converted: msgspec.convert takes a RawImage but not its subclass, and the
+    # decoded images must stay the objects their budget lease follows
+    return msgspec.structs.replace(checked, image=raw_image, mask=raw_mask)
 
 
 def _convert_edit(fields: dict[str, object]) -> ImageEditRequest:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pluggy
 
@@ -11,6 +11,7 @@ from multai_core.config import Config
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
+from multai_core.media.decoding import MediaDecoding
 from multai_core.registry import Registry
 from multai_core.serving.image_store import ImageStore
 
@@ -25,6 +26,9 @@ class Services:
     metrics: Metrics
     image_store: ImageStore | None = None
     started_at: float = 0.0
+    # the decode pool and the server-wide budgets of decoded media, made from config.server
+    decoding: MediaDecoding = field(init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or time.time()
+        self.decoding = MediaDecoding(self.config.server)

@@ -1,16 +1,15 @@
 """POST /v1/vision, a thin alias onto chat: its prompt and image become one user message of a
 chat request, which then takes the chat path (same job, same response shapes). The image comes
-inline (base64, a data URL, or a form's file) and is decoded here, off the event loop."""
+inline (base64, a data URL, or a form's file) and is checked and decoded here, in the decode
+pool under the server's pixel budget, before the request waits for the model."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 
 from multai_core.engine.scheduler import Job
 from multai_core.plugin_api.errors import InvalidRequest, RequestTooLarge
-from multai_core.plugin_api.results import RawImage
 from multai_core.protocol.chat import (
     ChatCompletionRequest,
     ChatMessage,
@@ -20,7 +19,7 @@ from multai_core.protocol.chat import (
 )
 from multai_core.protocol.vision import VisionRequest
 from multai_core.serving import chat
-from multai_core.serving.chat_images import ImageLimits, decode_bytes, decode_inline
+from multai_core.serving.chat_images import ImageLimits, decode_all, inline_bytes
 from multai_core.serving.services import Services
 
 UPLOADED_IMAGE_URL = "multai:uploaded-image"
@@ -52,26 +51,27 @@ def chat_request(req: VisionRequest) -> ChatCompletionRequest:
     )
 
 
-def _decode_alias_image(image: str | bytes, limits: ImageLimits) -> RawImage:
+def _alias_image_bytes(image: str | bytes, limits: ImageLimits) -> bytes:
+    """The file of the alias's ``image``: a form's file, a data URL or bare base64."""
     if isinstance(image, bytes):
-        return decode_bytes(image, limits, "image")
+        return image
     text = image.strip()
     if text.startswith("data:"):
-        return decode_inline(text, limits, "image")
+        return inline_bytes(text, limits, "image")
     if (len(text) * 3) // 4 > limits.max_bytes + 3:
         raise RequestTooLarge(
-            f"The image is over {limits.max_bytes / 2**20:.1f} MiB, the most this server accepts.",
+            f"The image is over {limits.max_bytes / 2**20:.1f} MiB, the most this server accepts "
+            "([server] max_image_bytes).",
             param="image",
         )
     try:
-        data = base64.b64decode(text, validate=True)
+        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest(
             "image must be base64 image data or a data URL (data:image/png;base64,...).",
             param="image",
             code="invalid_image",
         ) from exc
-    return decode_bytes(data, limits, "image")
 
 
 async def start_alias(
@@ -87,5 +87,6 @@ async def start_alias(
     spec = services.registry.resolve(req.model, kind="vision")
     chat.check_caller(spec, chat_req)
     limits = ImageLimits.of(services.config.server)
-    decoded = await asyncio.to_thread(_decode_alias_image, image, limits)
-    return await chat.start(services, chat_req, request_id, images=[decoded]), chat_req
+    data = await services.decoding.run(_alias_image_bytes, image, limits)
+    images = await decode_all([(data, "image")], limits, services.decoding)
+    return await chat.start(services, chat_req, request_id, images=images), chat_req

@@ -127,7 +127,7 @@ async def _serve(
         form = audio.parse_form(fields, TranscriptionForm)
     else:
         form = audio.parse_form(fields, TranslationForm)
-    job = audio.start(services, form, upload, kind, request_id_of(request.scope))
+    job = await audio.start(services, form, upload, kind, request_id_of(request.scope))
     if form.stream:
         return await event_stream(
             services.scheduler, job, lambda first: audio.stream(job, first), request=request
