@@ -133,16 +133,16 @@ def data_url_bytes(url: str, *, max_bytes: int, param: str | None = None) -> byt
             param=param,
             code="invalid_image_url",
         )
-    encoded = url[match.end() :]
-    # checked before decoding, so an oversized upload costs no decode
-    if (len(encoded) * 3) // 4 > max_bytes + 3:
+    # checked before decoding (or even copying), so an oversized upload costs nothing
+    size = (len(url) - match.end()) * 3 // 4
+    if size > max_bytes + 3:
         raise RequestTooLarge(
-            f"The image is about {_mib(len(encoded) * 3 // 4)}; this server accepts images up "
-            f"to {_mib(max_bytes)} ([server] max_image_bytes).",
+            f"The image is about {_mib(size)}; this server accepts images up to "
+            f"{_mib(max_bytes)} ([server] max_image_bytes).",
             param=param,
         )
     try:
-        return base64.b64decode(encoded.strip(), validate=True)
+        return base64.b64decode(url[match.end() :].strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest(
             "The image data URL is not valid base64.", param=param, code="invalid_image_url"
