@@ -15,9 +15,10 @@ DOORS: dict[str, set[str]] = {
     "plugin_api": set(),
     "protocol": {"plugin_api"},
     "media": {"plugin_api"},
-    "config": {"plugin_api"},
+    "config_check": {"plugin_api"},
+    "config": {"plugin_api", "config_check"},
     "engine": {"plugin_api", "config"},
-    "registry": {"plugin_api", "config"},
+    "registry": {"plugin_api", "config", "config_check"},
     "plugins": {"plugin_api"},
     "serving": {"plugin_api", "protocol", "media", "config", "engine", "registry", "plugins"},
     "server": {

@@ -23,7 +23,12 @@ LIMITS = ImageLimits(
     max_bytes=CAP, max_pixels=1_000_000, max_images=4, allow_remote=True, remote_timeout_s=1.0
 )
 INLINE = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
-DECODING = MediaDecoding(ServerConfig())
+_SERVER = ServerConfig()
+DECODING = MediaDecoding(
+    threads=1,
+    max_pixels_in_flight=_SERVER.max_decode_pixels_in_flight,
+    max_audio_seconds_in_flight=_SERVER.max_audio_seconds_in_flight,
+)
 
 
 @pytest.fixture(scope="module")

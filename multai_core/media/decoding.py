@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from multai_core.config import ServerConfig
 from multai_core.media.budget import BudgetTerms, DecodeBudget
 from multai_core.media.give_back import give_back_memory
 
@@ -25,15 +24,15 @@ TRIM_AUDIO_SECONDS = 120.0  # about 12 MB of 16 kHz samples
 
 
 class MediaDecoding:
-    def __init__(self, server: ServerConfig) -> None:
+    def __init__(
+        self, *, threads: int, max_pixels_in_flight: int, max_audio_seconds_in_flight: float
+    ) -> None:
         self.pool = ThreadPoolExecutor(
-            max_workers=max(1, server.decode_threads), thread_name_prefix="multai-decode"
+            max_workers=max(1, threads), thread_name_prefix="multai-decode"
         )
-        self.pixels = DecodeBudget(
-            server.max_decode_pixels_in_flight, PIXELS, self._released(TRIM_PIXELS)
-        )
+        self.pixels = DecodeBudget(max_pixels_in_flight, PIXELS, self._released(TRIM_PIXELS))
         self.audio_seconds = DecodeBudget(
-            server.max_audio_seconds_in_flight, AUDIO_SECONDS, self._released(TRIM_AUDIO_SECONDS)
+            max_audio_seconds_in_flight, AUDIO_SECONDS, self._released(TRIM_AUDIO_SECONDS)
         )
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

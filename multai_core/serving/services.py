@@ -31,4 +31,9 @@ class Services:
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or time.time()
-        self.decoding = MediaDecoding(self.config.server)
+        server = self.config.server
+        self.decoding = MediaDecoding(
+            threads=server.decode_threads,
+            max_pixels_in_flight=server.max_decode_pixels_in_flight,
+            max_audio_seconds_in_flight=server.max_audio_seconds_in_flight,
+        )
