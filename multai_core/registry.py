@@ -47,11 +47,7 @@ class Registry:
         """The spec for a model name or alias; names only, never filesystem paths."""
         canonical = self._names.get(name)
         if canonical is None:
-            raise ModelNotFound(
-                f"The model '{name}' does not exist. GET /v1/models lists the models this "
-                "server has.",
-                param="model",
-            )
+            raise ModelNotFound.named(name)
         spec = self.models[canonical]
         if kind is not None and kind not in self.backends[spec.backend].tasks:
             served = ", ".join(sorted(self.backends[spec.backend].tasks))

@@ -56,9 +56,13 @@ def test_key_limits_priority_and_models() -> None:
         with pytest.raises(openai.PermissionDeniedError) as info:
             _chat(batch, "echo", "urgent", extra_body={"priority": 0})()
         assert info.value.body["param"] == "priority"  # type: ignore[index]
-        with pytest.raises(openai.PermissionDeniedError) as info:
+        with pytest.raises(openai.NotFoundError) as denied:
             _chat(batch, "secret", "forbidden")()
-        assert info.value.body["param"] == "model"  # type: ignore[index]
+        with pytest.raises(openai.NotFoundError) as absent:
+            _chat(batch, "no-such-model", "absent")()
+        # a key learns nothing about the models it may not use
+        assert denied.value.status_code == absent.value.status_code == 404
+        assert denied.value.message == absent.value.message.replace("no-such-model", "secret")
         with pytest.raises(openai.PermissionDeniedError):
             _chat(batch, "echo", "tier", service_tier="priority")()  # maps to priority 0
 

@@ -60,6 +60,16 @@ class ModelNotFound(MultaiError):
     type = "invalid_request_error"
     code = "model_not_found"
 
+    @classmethod
+    def named(cls, model: str) -> ModelNotFound:
+        """The one answer for a model that does not exist and for one the caller's key may
+        not use, so that a key learns nothing about the models it may not use."""
+        return cls(
+            f"The model '{model}' does not exist. GET /v1/models lists the models this "
+            "server has.",
+            param="model",
+        )
+
 
 class Conflict(MultaiError):
     status_code = 409

@@ -7,7 +7,7 @@ import contextvars
 
 import msgspec
 
-from multai_core.plugin_api.errors import PermissionDenied
+from multai_core.plugin_api.errors import ModelNotFound, PermissionDenied
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,8 +23,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
                 f"not {priority}.",
                 param="priority",
             )
-        if self.models is not None and not ({model, *aliases} & self.models):
-            raise PermissionDenied(f"This API key may not use the model '{model}'.", param="model")
+        if not self.may_use(model=model, aliases=aliases):
+            raise ModelNotFound.named(model)
+
+    def may_use(self, *, model: str, aliases: tuple[str, ...]) -> bool:
+        """A model and all its aliases are allowed when the key names any of them."""
+        return self.models is None or bool({model, *aliases} & self.models)
 
 
 ANONYMOUS = Principal()

@@ -7,7 +7,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 
 from multai_core.plugin_api import principal
-from multai_core.plugin_api.errors import ModelNotFound, PermissionDenied
+from multai_core.plugin_api.errors import ModelNotFound
 from multai_core.plugin_api.principal import Principal
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.protocol.models import Model, ModelList
@@ -15,13 +15,7 @@ from multai_core.serving.services import Services
 
 
 def _allowed(caller: Principal, spec: ModelSpec) -> bool:
-    """The rule serving enforces (Principal.check, at the caller's own priority so that only the
-    model is judged): a model and all its aliases are allowed when the key names any of them."""
-    try:
-        caller.check(model=spec.name, aliases=spec.aliases, priority=caller.max_priority)
-    except PermissionDenied:
-        return False
-    return True
+    return caller.may_use(model=spec.name, aliases=spec.aliases)
 
 
 def _model(services: Services, name: str) -> Model:
@@ -50,11 +44,5 @@ class ModelsController(Controller):
         services: Services = state.services
         found = _model(services, model)
         if not _allowed(principal.current(), services.registry.resolve(model)):
-            # the same answer as for a model that does not exist: a key learns nothing about
-            # the models it may not use
-            raise ModelNotFound(
-                f"The model '{model}' does not exist. GET /v1/models lists the models this "
-                "server has.",
-                param="model",
-            )
+            raise ModelNotFound.named(model)
         return found
