@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 import pluggy
@@ -56,7 +57,9 @@ class ApiKeyAuth:
             raise AuthenticationFailed("Missing or unrecognised credentials.")
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>'.")
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key: <key>')."
+            )
         offered = digest(token.strip())
         # compare against every key so the time taken says nothing about which one matched
         found: Principal | None = None
@@ -91,11 +94,21 @@ class AuthGuard:
         return found
 
 
+def authorization(headers: Mapping[str, str]) -> str | None:
+    """The Authorization header, or else Anthropic's ``x-api-key`` as the Bearer token it
+    means: a key works in either header, and every multai_authenticate implementation reads
+    it where it always has."""
+    found = headers.get("authorization")
+    if found is None and (key := headers.get("x-api-key")):
+        return f"Bearer {key}"
+    return found
+
+
 async def require_caller(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """The Litestar guard (a plain function: Litestar deep-copies guards it registers)."""
     guard: AuthGuard = connection.app.state.guard
-    caller = guard.authenticate(connection.headers.get("authorization"), connection.headers)
+    caller = guard.authenticate(authorization(connection.headers), connection.headers)
     principal.set_current(caller)
     connection.scope.setdefault("state", {})["principal"] = caller
