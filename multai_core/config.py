@@ -62,6 +62,10 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     keep_alive_timeout_s: float = 5.0  # an idle connection is closed after this
     max_connections: int = 1000  # open connections; beyond, 503 and close
     shutdown_drain_s: float = 30.0  # on SIGTERM, how long running requests may finish
+    # stored Responses (POST /v1/responses with store): SQLite in this folder; empty means
+    # $XDG_DATA_HOME/multai, else ~/.local/share/multai
+    data_dir: str = ""
+    responses_retention_s: float = 30 * 24 * 3600.0  # stored responses older than this go
 
 
 class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
