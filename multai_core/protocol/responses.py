@@ -37,7 +37,7 @@ class Refusal(msgspec.Struct, tag="refusal", tag_field="type", kw_only=True):
 InputPart = TextInput | ImageInput | OutputText | Refusal
 
 
-class MessageItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+class MessageItem(msgspec.Struct, kw_only=True):
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[InputPart]
     type: Literal["message"] = "message"
@@ -45,7 +45,7 @@ class MessageItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str | None = None
 
 
-class FunctionCallItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+class FunctionCallItem(msgspec.Struct, kw_only=True):
     call_id: str
     name: str
     arguments: str
@@ -54,7 +54,7 @@ class FunctionCallItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str | None = None
 
 
-class FunctionCallOutputItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+class FunctionCallOutputItem(msgspec.Struct, kw_only=True):
     call_id: str
     output: str | list[TextInput]
     type: Literal["function_call_output"] = "function_call_output"

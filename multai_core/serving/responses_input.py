@@ -57,7 +57,8 @@ def parse_items(
     if raw is None:
         return []
     if isinstance(raw, str):
-        return [api.MessageItem(role="user", content=[api.TextInput(text=raw)], id=new_id("msg"))]
+        text = api.TextInput(text=raw)
+        return [api.MessageItem(role="user", content=[text], id=new_id("msg"), status="completed")]
     items: list[api.InputItem] = []
     for i, entry in enumerate(raw):
         kind = entry.get("type", "message")
@@ -80,6 +81,7 @@ def parse_items(
             )
             item.content = [part]
         item.id = item.id or new_id(_PREFIX[item.type])
+        item.status = item.status or "completed"
         items.append(item)
     return items
 

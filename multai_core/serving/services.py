@@ -14,6 +14,7 @@ from multai_core.engine.scheduler import Scheduler
 from multai_core.media.decoding import MediaDecoding
 from multai_core.registry import Registry
 from multai_core.serving.image_store import ImageStore
+from multai_core.serving.response_store import ResponseStore
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Services:
     started_at: float = 0.0
     # the decode pool and the server-wide budgets of decoded media, made from config.server
     decoding: MediaDecoding = field(init=False)
+    # stored Responses (SQLite in config.server.data_dir, opened on first use)
+    response_store: ResponseStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or time.time()
@@ -37,3 +40,4 @@ class Services:
             max_pixels_in_flight=server.max_decode_pixels_in_flight,
             max_audio_seconds_in_flight=server.max_audio_seconds_in_flight,
         )
+        self.response_store = ResponseStore(server.data_dir, server.responses_retention_s)

@@ -1,19 +1,20 @@
-"""OpenAI's Responses API: POST /v1/responses (JSON or SSE events)."""
+"""OpenAI's Responses API: POST /v1/responses (JSON or SSE events), and the stored ones:
+GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from multai_core.protocol.responses import Response, ResponseRequest
+from multai_core.protocol.responses import Deleted, ItemList, Response, ResponseRequest
 from multai_core.server.request_id import request_id_of
 from multai_core.server.responses import event_stream, until_done
-from multai_core.serving import responses
+from multai_core.serving import responses, responses_stored
 from multai_core.serving.services import Services
 
 AnyRequest = Request[Any, Any, Any]
@@ -38,13 +39,41 @@ class ResponsesController(Controller):
     ) -> Response | Stream:
         services: Services = state.services
         request_id = request_id_of(request.scope)
-        prepared = responses.prepare(data, f"resp_{request_id}")
+        history = await responses_stored.history(services, data.previous_response_id)
+        prepared = responses.prepare(data, f"resp_{request_id}", history)
+        keep = responses_stored.keeper(services, prepared)
         job = await responses.start(services, prepared, request_id)
         if data.stream:
             return await event_stream(
                 services.scheduler,
                 job,
-                lambda first: responses.stream(job, prepared, first),
+                lambda first: responses.stream(job, prepared, first, keep),
                 request=request,
             )
-        return await until_done(request, services.scheduler, job, responses.complete(job, prepared))
+        response = await until_done(
+            request, services.scheduler, job, responses.complete(job, prepared)
+        )
+        if keep is not None:
+            await keep(response)
+        return response
+
+    @get("/{response_id:str}", summary="Get a stored response")
+    async def retrieve(self, response_id: FromPath[str], state: State) -> Response:
+        return await responses_stored.retrieve(state.services, response_id)
+
+    @get("/{response_id:str}/input_items", summary="List a stored response's input items")
+    async def input_items(
+        self,
+        response_id: FromPath[str],
+        state: State,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        order: FromQuery[Literal["asc", "desc"]] = "desc",
+        after: FromQuery[str | None] = None,
+    ) -> ItemList:
+        return await responses_stored.input_items(
+            state.services, response_id, limit=limit, order=order, after=after
+        )
+
+    @delete("/{response_id:str}", status_code=200, summary="Delete a stored response")
+    async def delete(self, response_id: FromPath[str], state: State) -> Deleted:
+        return await responses_stored.delete(state.services, response_id)
