@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from collections.abc import Iterator
 
 import anthropic
 import httpx
 import pytest
+from anthropic.types import (
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+)
 from PIL import Image
 
 from multai_core.config import ApiKeyEntry, Config, ServerConfig
@@ -54,6 +63,62 @@ def test_max_tokens_ends_the_turn_with_max_tokens(claude: anthropic.Anthropic) -
     )
     assert message.content[0].type == "text" and message.content[0].text == "one two"
     assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 2
+
+
+def test_the_stream_is_anthropics_event_sequence(claude: anthropic.Anthropic) -> None:
+    events = list(
+        claude.messages.create(
+            model="echo",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "one two three"}],
+            stream=True,
+        )
+    )
+    assert isinstance(events[0], RawMessageStartEvent)
+    assert events[0].message.content == [] and events[0].message.stop_reason is None
+    assert isinstance(events[1], RawContentBlockStartEvent) and events[1].index == 0
+    deltas = events[2:-3]
+    assert deltas and all(isinstance(e, RawContentBlockDeltaEvent) for e in deltas)
+    text = "".join(e.delta.text for e in deltas if e.delta.type == "text_delta")
+    assert text == "one two three"
+    assert isinstance(events[-3], RawContentBlockStopEvent) and events[-3].index == 0
+    end = events[-2]
+    assert isinstance(end, RawMessageDeltaEvent)
+    assert end.delta.stop_reason == "end_turn" and end.usage.output_tokens == 3
+    assert isinstance(events[-1], RawMessageStopEvent)
+
+
+def test_the_sdk_stream_helper_assembles_the_message(claude: anthropic.Anthropic) -> None:
+    with claude.messages.stream(
+        model="echo", max_tokens=100, messages=[{"role": "user", "content": "a b c"}]
+    ) as stream:
+        assert "".join(stream.text_stream) == "a b c"
+        final = stream.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text == "a b c"
+    assert final.stop_reason == "end_turn"
+    assert final.usage.input_tokens == 3 and final.usage.output_tokens == 3
+
+
+def test_the_raw_stream_has_named_events_and_a_ping(server: str) -> None:
+    body = {
+        "model": "echo",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+    }
+    raw = httpx.post(f"{server}/v1/messages", json=body)
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    names = [line[7:] for line in raw.text.splitlines() if line.startswith("event: ")]
+    assert names == [
+        "message_start",
+        "ping",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert "[DONE]" not in raw.text
 
 
 def test_images_in_base64_reach_the_model(claude: anthropic.Anthropic) -> None:
@@ -200,6 +265,41 @@ def test_an_unknown_model_is_not_found_error(claude: anthropic.Anthropic) -> Non
             model="nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
         )
     assert caught.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+
+
+def test_a_plugin_failure_after_the_start_is_an_error_event(server: str) -> None:
+    body = {
+        "model": "echo",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "fine boom"}],
+        "stream": True,
+    }
+    raw = httpx.post(f"{server}/v1/messages", json=body)
+    lines = raw.text.splitlines()
+    assert "event: error" in lines
+    data = lines[lines.index("event: error") + 1]
+    assert '"type":"error"' in data and '"api_error"' in data and "secret" not in raw.text
+    assert "event: message_stop" not in lines
+
+
+def test_a_client_that_leaves_mid_stream_cancels_its_job(
+    server: str, echo_plugin: EchoPlugin
+) -> None:
+    body = {
+        "model": "slow",
+        "max_tokens": 1000,
+        "messages": [{"role": "user", "content": "w " * 200}],
+        "stream": True,
+    }
+    headers = {"x-request-id": "gone"}
+    with httpx.stream("POST", f"{server}/v1/messages", json=body, headers=headers) as r:
+        for line in r.iter_lines():
+            if line == "event: content_block_delta":
+                break
+    deadline = time.monotonic() + 5
+    while "gone" not in echo_plugin.cancelled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "gone" in echo_plugin.cancelled
 
 
 KEYS = [
