@@ -1,5 +1,6 @@
-"""OpenAI's Responses API: POST /v1/responses (JSON or SSE events), and the stored ones:
-GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items."""
+"""OpenAI's Responses API: POST /v1/responses (JSON, SSE events, or a background job), and
+the stored ones: GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,
+POST /v1/responses/{id}/cancel."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from litestar.response import Stream
 from multai_core.protocol.responses import Deleted, ItemList, Response, ResponseRequest
 from multai_core.server.request_id import request_id_of
 from multai_core.server.responses import event_stream, until_done
-from multai_core.serving import responses, responses_stored
+from multai_core.serving import responses, responses_background, responses_stored
 from multai_core.serving.services import Services
 
 AnyRequest = Request[Any, Any, Any]
@@ -43,6 +44,8 @@ class ResponsesController(Controller):
         prepared = responses.prepare(data, f"resp_{request_id}", history)
         keep = responses_stored.keeper(services, prepared)
         job = await responses.start(services, prepared, request_id)
+        if data.background:
+            return await responses_background.begin(services, prepared, job)
         if data.stream:
             return await event_stream(
                 services.scheduler,
@@ -77,3 +80,7 @@ class ResponsesController(Controller):
     @delete("/{response_id:str}", status_code=200, summary="Delete a stored response")
     async def delete(self, response_id: FromPath[str], state: State) -> Deleted:
         return await responses_stored.delete(state.services, response_id)
+
+    @post("/{response_id:str}/cancel", status_code=200, summary="Cancel a background response")
+    async def cancel(self, response_id: FromPath[str], state: State) -> Response:
+        return await responses_background.cancel(state.services, response_id)
