@@ -4,6 +4,7 @@ event sequence (validated against OpenAI's published spec), tools and refusals."
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import openai
@@ -11,6 +12,8 @@ import pytest
 from openai import OpenAI
 
 from multai_core.testing.openai_spec import validate
+from tests.echo_plugin import EchoPlugin
+from tests.test_decode_budget import data_url, solid_png
 
 
 def _plain(model: object) -> object:
@@ -172,3 +175,36 @@ def test_sdk_raises_bad_request_and_unknown_model_404(client: OpenAI) -> None:
         client.responses.create(model="echo", input="x", reasoning={"effort": "low"})
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="nope", input="x")
+
+
+def test_input_image_reaches_a_vision_model(client: OpenAI) -> None:
+    response = client.responses.create(
+        model="echo",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "what is this"},
+                    {"type": "input_image", "image_url": data_url(solid_png(7, 5))},
+                ],
+            }
+        ],
+    )
+    assert response.output_text == "image:7x5 what is this"
+    validate("Response", _plain(response))
+
+
+def test_a_client_that_leaves_a_stream_cancels_its_job(
+    server: str, echo_plugin: EchoPlugin
+) -> None:
+    words = " ".join(f"w{i}" for i in range(400))  # 20 s at the slow model's pace
+    body = {"model": "slow", "input": words, "stream": True}
+    with httpx.stream("POST", f"{server}/v1/responses", json=body) as stream:
+        request_id = stream.headers["x-request-id"]
+        for line in stream.iter_lines():
+            if "output_text.delta" in line:
+                break
+    deadline = time.monotonic() + 10
+    while request_id not in echo_plugin.cancelled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert request_id in echo_plugin.cancelled
