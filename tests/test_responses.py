@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 from openai import OpenAI
 
+from multai_core.config import Config, ServerConfig
 from multai_core.testing.openai_spec import validate
+from tests.conftest import make_server
 from tests.echo_plugin import EchoPlugin
 from tests.test_decode_budget import data_url, solid_png
+
+
+@pytest.fixture
+def server(echo_plugin: EchoPlugin, tmp_path: Path) -> Iterator[str]:
+    """Stored responses go to the test's folder, never the user's data directory."""
+    with make_server(echo_plugin, Config(server=ServerConfig(data_dir=str(tmp_path)))) as base_url:
+        yield base_url
 
 
 def _plain(model: object) -> object:
