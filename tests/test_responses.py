@@ -219,3 +219,6 @@ def test_a_client_that_leaves_a_stream_cancels_its_job(
     while request_id not in echo_plugin.cancelled and time.monotonic() < deadline:
         time.sleep(0.05)
     assert request_id in echo_plugin.cancelled
+    stored = httpx.get(f"{server}/v1/responses/resp_{request_id}").json()
+    assert stored["status"] == "cancelled"
+    assert stored["output"][0]["content"][0]["text"].startswith("w0")

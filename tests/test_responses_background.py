@@ -56,6 +56,8 @@ def test_cancel_stops_a_background_response(client: OpenAI, echo_plugin: EchoPlu
     _poll(client, made.id, {"in_progress"})
     cancelled = client.responses.cancel(made.id)
     assert cancelled.status == "cancelled"
+    assert cancelled.output[0].type == "message" and cancelled.output[0].status == "incomplete"
+    validate("Response", cancelled.model_dump(mode="json", exclude_unset=True, by_alias=True))
     assert client.responses.retrieve(made.id).status == "cancelled"
     assert made.id.removeprefix("resp_") in echo_plugin.cancelled
     # cancelling again answers the same state

@@ -46,7 +46,7 @@ def _tools_echo(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
             "name": t.get("name"),
             "description": t.get("description"),
             "parameters": t.get("parameters"),
-            "strict": t.get("strict", True),
+            "strict": t.get("strict"),
         }
         for t in tools or ()
     ]
@@ -118,7 +118,7 @@ async def stream(
 ) -> AsyncIterator[bytes]:
     """The events of a job whose first item has arrived (errors before it are HTTP errors;
     after it, an ``error`` event and ``response.failed``). ``finished`` gets the final
-    Response, whatever its status."""
+    Response, whatever its status (cancelled when the client left before the end)."""
     builder = OutputBuilder(prepared.response)
     numbers = itertools.count()
 
@@ -149,7 +149,9 @@ async def stream(
     finally:
         if failure is not None:
             builder.fail("server_error", failure.message)
-        if finished is not None and builder.response.status != "in_progress":
+        elif builder.response.status == "in_progress":
+            builder.cut("cancelled")  # the client left: its job is cancelled
+        if finished is not None:
             await finished(builder.response)
     if failure is not None:
         yield numbered(

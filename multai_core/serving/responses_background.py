@@ -43,9 +43,7 @@ async def _run(store: ResponseStore, owner: str, job: Job, prepared: Prepared) -
                 response.status = "in_progress"
                 await asyncio.to_thread(store.update, owner, response)
             builder.feed(item)
-        if job.cancel_event.is_set():
-            response.status = "cancelled"
-        else:
+        if not job.cancel_event.is_set():
             builder.finish()
     except MultaiError as exc:
         builder.fail("server_error", exc.message)
@@ -53,8 +51,8 @@ async def _run(store: ResponseStore, owner: str, job: Job, prepared: Prepared) -
         log.error("background_response_failed", error=type(exc).__name__)
         builder.fail("server_error", "The response failed; the server log has details.")
     finally:
-        if job.cancel_event.is_set():
-            response.status = "cancelled"
+        if response.status in ("queued", "in_progress"):  # cancelled, or the task was
+            builder.cut("cancelled")
         await asyncio.to_thread(store.update, owner, response)
         _running.pop((owner, response.id), None)
 

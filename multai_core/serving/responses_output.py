@@ -189,6 +189,13 @@ class OutputBuilder:
         events.append({"type": kind, "response": _plain(response)})
         return events
 
+    def cut(self, status: Literal["cancelled", "failed"]) -> None:
+        """End before the model did: what was produced stays, its items incomplete."""
+        self._finish_reason = "length"
+        self._close_message()
+        self._close_calls()
+        self.response.status = status
+
     def fail(self, code: str, message: str) -> None:
-        self.response.status = "failed"
+        self.cut("failed")
         self.response.error = api.ResponseError(code=code, message=message)
