@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 from collections.abc import Iterator
 
@@ -250,7 +251,8 @@ def test_bad_input_gets_anthropics_error_shape(server: str, claude: anthropic.An
     assert missing.status_code == 400
     assert missing.json()["error"]["type"] == "invalid_request_error"
     assert "max_tokens" in missing.json()["error"]["message"]
-    for body in (b"{", b"", b'{"model": 1}', b"[]"):
+    empty = {"model": "echo", "max_tokens": 5, "messages": [{"role": "user", "content": []}]}
+    for body in (b"{", b"", b'{"model": 1}', b"[]", json.dumps(empty).encode()):
         answer = httpx.post(
             f"{server}/v1/messages", content=body, headers={"content-type": "application/json"}
         )

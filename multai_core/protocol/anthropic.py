@@ -49,7 +49,7 @@ InputBlock = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock
 
 class InputMessage(msgspec.Struct, kw_only=True):
     role: Literal["user", "assistant"]
-    content: str | list[InputBlock]
+    content: str | Annotated[list[InputBlock], msgspec.Meta(min_length=1)]
 
 
 class Tool(msgspec.Struct, kw_only=True):
