@@ -25,6 +25,12 @@ def _inputs_as_tokens(handle: LlamaHandle, req: EmbeddingTask, limit: int) -> li
             if not item:
                 raise InvalidRequest(f"input[{i}] is an empty string", param="input")
             tokens = [int(t) for t in handle.llama.tokenize(item.encode("utf-8"), add_bos, False)]
+            if not tokens:  # e.g. only control characters, which some tokenizers drop
+                raise InvalidRequest(
+                    f"input[{i}] gives no tokens for this model: it holds only characters "
+                    "its tokenizer drops",
+                    param="input",
+                )
         else:
             tokens = [int(t) for t in item if isinstance(t, int)]
             if not tokens:
