@@ -53,6 +53,25 @@ def _post(base: str, body: bytes, key: str = "sk-right") -> httpx.Response:
             "max_tokens",
             "Expected `int",
         ),
+        # types are strict, as at OpenAI: Litestar alone converts 0 to false and "5" to 5
+        (
+            b'{"model": "echo", "messages": [{"role": "user", "content": "x"}], "stream": 0}',
+            400,
+            "stream",
+            "Expected `bool",
+        ),
+        (
+            b'{"model": "echo", "messages": [{"role": "user", "content": "x"}], "max_tokens": "5"}',
+            400,
+            "max_tokens",
+            "Expected `int",
+        ),
+        (
+            b'{"model": "echo", "messages": [{"role": "user", "content": "x"}], "logprobs": 1}',
+            400,
+            "logprobs",
+            "Expected `bool",
+        ),
         (
             b'{"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}',
             400,
@@ -102,6 +121,14 @@ def test_bad_input_is_an_openai_error(
         ).status_code
         == 200
     )
+
+
+def test_an_integral_float_is_an_integer(small_server: str) -> None:
+    """JSON Schema calls 2.0 an integer; clients that build JSON from floats send it."""
+    r = _post(
+        small_server, b'{"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 2.0}'
+    )
+    assert r.status_code == 200, r.text
 
 
 def test_context_length_code(small_server: str) -> None:

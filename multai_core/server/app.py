@@ -25,6 +25,7 @@ from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.errors import handle_exception
 from multai_core.server.openapi import document_errors, document_streams, openapi_config
 from multai_core.server.request_id import RequestIdMiddleware
+from multai_core.server.strict_body import check_json_body
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
 
@@ -84,6 +85,7 @@ def create_app(
             Router(path="/", route_handlers=guarded, guards=[require_caller]),
         ],
         exception_handlers={Exception: handle_exception},
+        before_request=check_json_body,
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
         state=State({"services": services, "guard": guard}),
