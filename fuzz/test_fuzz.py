@@ -22,7 +22,8 @@ FUZZ_SECONDS = int(os.environ.get("MULTAI_FUZZ_SECONDS", "150"))
 # vocabulary take ~20 s on one thread: legitimate work, so the response-time check gets 60 s.
 MAX_RESPONSE_S = 60
 OPERATIONS = (
-    r"^/(v1/(chat/completions|completions|embeddings|models.*|queue.*|ps)|health|ready|metrics)$"
+    r"^/(v1/(chat/completions|completions|embeddings|responses.*|messages.*|models.*|queue.*|ps)"
+    r"|health|ready|metrics)$"
 )
 CHECKS_OFF = (
     # these need resources that a generated request cannot create or credentials to compare
@@ -39,6 +40,7 @@ def test_fuzz_the_server(tmp_path: Path) -> None:
     config.write_text(
         f'[[models]]\nname = "smollm2"\nbackend = "llamacpp"\npath = "{models[0].path}"\n'
         "options = { n_ctx = 512, n_threads = 1 }\n"
+        f'[server]\ndata_dir = "{tmp_path / "data"}"\n'
     )
     log = tmp_path / "server.log"
     env = {"MULTAI_LOAD_PLUGINS": "llamacpp", "MULTAI_SERVER__LOG_FORMAT": "json"}
