@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from multai_core.protocol.common import Priority
+from multai_core.protocol.common import Priority, TopK
 
 MAX_TOKENS = 2**31 - 1  # sanity bound; a model clamps to what its context leaves
 Unit = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -101,7 +101,7 @@ class MessagesRequest(CountTokensRequest, kw_only=True):
     stop_sequences: Annotated[list[str], msgspec.Meta(max_length=16)] | None = None
     temperature: Unit | None = None
     top_p: Unit | None = None
-    top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
+    top_k: TopK | None = None
     stream: bool | None = None
     metadata: Metadata | None = None
 

@@ -6,7 +6,17 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from multai_core.protocol.common import Priority, ServiceTier, StreamOptions, Usage
+from multai_core.protocol.common import (
+    MinP,
+    NGpuLayers,
+    NThreads,
+    Priority,
+    RepeatPenalty,
+    ServiceTier,
+    StreamOptions,
+    TopK,
+    Usage,
+)
 
 Temperature = Annotated[float, msgspec.Meta(ge=0.0, le=2.0)]
 TopP = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -142,11 +152,11 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     service_tier: ServiceTier | None = None
     priority: Priority | None = None
     # The thesis's extensions (llama.cpp-style sampling and placement):
-    top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
-    min_p: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
-    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)] | None = None
-    n_threads: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
-    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1, le=100_000)] | None = None
+    top_k: TopK | None = None
+    min_p: MinP | None = None
+    repeat_penalty: RepeatPenalty | None = None
+    n_threads: NThreads | None = None
+    n_gpu_layers: NGpuLayers | None = None
 
     def token_limit(self) -> int | None:
         return (

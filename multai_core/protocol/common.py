@@ -12,6 +12,13 @@ Priority = Annotated[
         ge=0, le=2, description="MultAI scheduling priority: 0 urgent, 1 default, 2 background"
     ),
 ]
+
+# MultAI's extensions to the sampling and placement fields, one bound each for every endpoint
+TopK = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+MinP = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+RepeatPenalty = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
+NThreads = Annotated[int, msgspec.Meta(ge=1, le=1024)]
+NGpuLayers = Annotated[int, msgspec.Meta(ge=-1, le=100_000)]
 ServiceTier = Literal["auto", "default", "flex", "scale", "priority"]
 
 

@@ -7,7 +7,17 @@ from typing import Annotated, cast
 import msgspec
 
 from multai_core.protocol.chat import MAX_TOKENS, Penalty, StopSequences, Temperature, TopP
-from multai_core.protocol.common import Priority, ServiceTier, StreamOptions, Usage
+from multai_core.protocol.common import (
+    MinP,
+    NGpuLayers,
+    NThreads,
+    Priority,
+    RepeatPenalty,
+    ServiceTier,
+    StreamOptions,
+    TopK,
+    Usage,
+)
 
 # msgspec allows one array type per union: the list's shape is checked in __post_init__.
 Prompt = str | Annotated[list[str | int | list[int]], msgspec.Meta(min_length=1)]
@@ -43,11 +53,11 @@ class CompletionRequest(msgspec.Struct, kw_only=True):
     user: str | None = None
     service_tier: ServiceTier | None = None
     priority: Priority | None = None
-    top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
-    min_p: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
-    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)] | None = None
-    n_threads: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
-    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1, le=100_000)] | None = None
+    top_k: TopK | None = None
+    min_p: MinP | None = None
+    repeat_penalty: RepeatPenalty | None = None
+    n_threads: NThreads | None = None
+    n_gpu_layers: NGpuLayers | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.prompt, list):

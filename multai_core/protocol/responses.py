@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from multai_core.protocol.chat import MAX_TOKENS, Temperature, TopP
-from multai_core.protocol.common import Priority, ServiceTier
+from multai_core.protocol.common import (
+    MinP,
+    NGpuLayers,
+    NThreads,
+    Priority,
+    RepeatPenalty,
+    ServiceTier,
+    TopK,
+)
 
 # -- request ------------------------------------------------------------------------------
 
@@ -128,11 +136,11 @@ class ResponseRequest(msgspec.Struct, kw_only=True):
     context_management: Any | None = None
     # MultAI's extensions, as in chat completions
     priority: Priority | None = None
-    top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
-    min_p: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
-    repeat_penalty: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)] | None = None
-    n_threads: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
-    n_gpu_layers: Annotated[int, msgspec.Meta(ge=-1, le=100_000)] | None = None
+    top_k: TopK | None = None
+    min_p: MinP | None = None
+    repeat_penalty: RepeatPenalty | None = None
+    n_threads: NThreads | None = None
+    n_gpu_layers: NGpuLayers | None = None
 
 
 UNSUPPORTED = (
