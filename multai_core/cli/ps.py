@@ -1,0 +1,50 @@
+"""`multai ps`: what a running server holds in memory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from multai_core.cli.remote import api_root, local_url, refusal
+from multai_core.config import Config
+
+ORDER = 20
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ps = sub.add_parser("ps", help="what a running server holds in memory")
+    ps.add_argument(
+        "--url",
+        help="the server's URL, with or without /v1 (default: the config's host and port)",
+    )
+    ps.set_defaults(handler=_ps)
+
+
+def _ps(args: argparse.Namespace, config: Config) -> int:
+    import os
+
+    import httpx
+
+    root = api_root(args.url or local_url(config))
+    key = os.environ.get("MULTAI_API_KEY", "")
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(f"{root}/v1/ps", headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        print(
+            f"multai: cannot reach {root}: {exc or type(exc).__name__} (is `multai serve` "
+            "running there? --url names another server)",
+            file=sys.stderr,
+        )
+        return 1
+    if response.status_code != 200:
+        print(f"multai: {refusal(root, response, has_key=bool(key))}", file=sys.stderr)
+        return 1
+    print(f"{'MODEL':32} {'PLACEMENT':9} {'DEVICE':8} {'VRAM MiB':>9} {'RAM MiB':>8} {'IDLE s':>7}")
+    for m in response.json()["data"]:
+        busy = "  (busy)" if m["in_use"] else ""
+        print(
+            f"{m['id']:32} {m['placement']:9} {m['device']:8} {m['vram_bytes'] / 2**20:9.0f} "
+            f"{m['ram_bytes'] / 2**20:8.0f} {m['idle_s']:7.0f}{busy}"
+        )
+    return 0
