@@ -66,6 +66,13 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # $XDG_DATA_HOME/multai, else ~/.local/share/multai
     data_dir: str = ""
     responses_retention_s: float = 30 * 24 * 3600.0  # stored responses older than this go
+    # Files and batches (/v1/files, /v1/batches): SQLite and a files folder in data_dir
+    max_file_bytes: int = 200 * MiB  # one uploaded file
+    max_batch_lines: int = 50_000  # requests in one batch input file
+    max_open_batches_per_key: int = 16  # batches not yet ended, per API key
+    batch_lines_in_flight: int = 4  # batch lines queued or running at once, all batches
+    # pulled models (`multai pull`); empty means <data_dir>/models
+    models_dir: str = ""
 
 
 class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -88,6 +95,22 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     memory: MemoryConfig = msgspec.field(default_factory=MemoryConfig)
     scheduler: SchedulerConfig = msgspec.field(default_factory=SchedulerConfig)
     models: list[ModelSpec] = msgspec.field(default_factory=list)
+
+
+def data_dir(server: ServerConfig) -> Path:
+    """Where MultAI keeps its state: [server].data_dir, else $XDG_DATA_HOME/multai, else
+    ~/.local/share/multai."""
+    if server.data_dir:
+        return Path(server.data_dir).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "multai"
+
+
+def models_dir(server: ServerConfig) -> Path:
+    """Where pulled models live: [server].models_dir, else <data_dir>/models."""
+    return (
+        Path(server.models_dir).expanduser() if server.models_dir else data_dir(server) / "models"
+    )
 
 
 class ConfigError(ValueError):

@@ -44,11 +44,6 @@ class ResponseNotFound(MultaiError):
         return cls(f"Response with id '{response_id}' not found.", param=param)
 
 
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "multai"
-
-
 class Stored(msgspec.Struct, kw_only=True):
     response: api.Response
     input_items: list[dict[str, Any]]
@@ -61,10 +56,8 @@ class Stored(msgspec.Struct, kw_only=True):
 
 
 class ResponseStore:
-    def __init__(self, data_dir: str, retention_s: float) -> None:
-        self.path = (Path(data_dir).expanduser() if data_dir else default_data_dir()) / (
-            "responses.sqlite3"
-        )
+    def __init__(self, data_dir: Path, retention_s: float) -> None:
+        self.path = data_dir / "responses.sqlite3"
         self.retention_s = retention_s
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None

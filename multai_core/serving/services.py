@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pluggy
 
-from multai_core.config import Config
+from multai_core.config import Config, data_dir
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
@@ -40,4 +40,4 @@ class Services:
             max_pixels_in_flight=server.max_decode_pixels_in_flight,
             max_audio_seconds_in_flight=server.max_audio_seconds_in_flight,
         )
-        self.response_store = ResponseStore(server.data_dir, server.responses_retention_s)
+        self.response_store = ResponseStore(data_dir(server), server.responses_retention_s)
