@@ -261,6 +261,33 @@ def test_bad_input_gets_anthropics_error_shape(server: str, claude: anthropic.An
         assert set(answer.json()["error"]) == {"type", "message"}
 
 
+def test_a_wrong_method_or_path_under_messages_is_anthropics_error(
+    server: str, claude: anthropic.Anthropic
+) -> None:
+    wrong_method = httpx.get(f"{server}/v1/messages")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["type"] == "error"
+    assert wrong_method.json()["error"]["type"] == "invalid_request_error"
+    assert "POST" in wrong_method.json()["error"]["message"]
+    assert "POST" in wrong_method.headers["allow"]
+    for path in ("/v1/messages/nothing", "/v1/messages/count_tokens/extra"):
+        unknown = httpx.post(f"{server}{path}", json={})
+        assert unknown.status_code == 404, path
+        assert unknown.json() == {
+            "type": "error",
+            "error": {"type": "not_found_error", "message": unknown.json()["error"]["message"]},
+        }
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        claude.get("/v1/messages/nothing", cast_to=httpx.Response)
+    assert caught.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        claude.get("/v1/messages/count_tokens", cast_to=httpx.Response)
+    assert refused.value.status_code == 405
+    assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    elsewhere = httpx.get(f"{server}/v1/nothing")
+    assert elsewhere.status_code == 404 and set(elsewhere.json()) == {"error"}
+
+
 def test_an_unknown_model_is_not_found_error(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         claude.messages.create(

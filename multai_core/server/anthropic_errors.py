@@ -33,6 +33,19 @@ def handle_anthropic(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+ANTHROPIC_PATH = "/v1/messages"
+
+
+def handle_by_path(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The app's handler: errors raised before a route is found (an unknown path, a wrong
+    method) reach it rather than the Messages controller's, so it answers those under
+    /v1/messages in Anthropic's shape too, and every other path in OpenAI's."""
+    path = request.url.path.rstrip("/")
+    if path == ANTHROPIC_PATH or path.startswith(ANTHROPIC_PATH + "/"):
+        return handle_anthropic(request, exc)
+    return handle_exception(request, exc)
+
+
 ERROR_STATUSES = {
     400: "invalid_request_error: bad JSON, a wrong type or value, input the model cannot take",
     401: "authentication_error: missing or wrong credentials",

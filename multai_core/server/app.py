@@ -21,8 +21,8 @@ from multai_core.plugin_api.types import DeviceSnapshot
 from multai_core.plugins import make_plugin_manager
 from multai_core.registry import Registry
 from multai_core.server import controllers
+from multai_core.server.anthropic_errors import handle_by_path
 from multai_core.server.auth import AuthGuard, require_caller
-from multai_core.server.errors import handle_exception
 from multai_core.server.openapi import document_errors, document_streams, openapi_config
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.server.strict_body import check_json_body
@@ -84,7 +84,7 @@ def create_app(
             *public,
             Router(path="/", route_handlers=guarded, guards=[require_caller]),
         ],
-        exception_handlers={Exception: handle_exception},
+        exception_handlers={Exception: handle_by_path},
         before_request=check_json_body,
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
