@@ -13,6 +13,7 @@ from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
 from multai_core.media.decoding import MediaDecoding
 from multai_core.registry import Registry
+from multai_core.serving.file_store import FileStore
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.response_store import ResponseStore
 
@@ -31,6 +32,8 @@ class Services:
     decoding: MediaDecoding = field(init=False)
     # stored Responses (SQLite in config.server.data_dir, opened on first use)
     response_store: ResponseStore = field(init=False)
+    # uploaded and batch files (SQLite and a files folder in config.server.data_dir)
+    file_store: FileStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or time.time()
@@ -41,3 +44,4 @@ class Services:
             max_audio_seconds_in_flight=server.max_audio_seconds_in_flight,
         )
         self.response_store = ResponseStore(data_dir(server), server.responses_retention_s)
+        self.file_store = FileStore(data_dir(server))
