@@ -26,6 +26,7 @@ from multai_core.server.auth import AuthGuard, require_caller
 from multai_core.server.openapi import document_errors, document_streams, openapi_config
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.server.strict_body import check_json_body
+from multai_core.serving import responses_background
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
 
@@ -72,6 +73,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.scheduler.start()
+        await responses_background.resume(services)
         sweeper = asyncio.create_task(_sweep_idle(services))
         try:
             yield

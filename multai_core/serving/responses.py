@@ -31,6 +31,7 @@ Finished = Callable[[api.Response], Awaitable[None]]
 class Prepared:
     """A checked request: the chat request it runs as and the Response it becomes."""
 
+    request: api.ResponseRequest
     chat: wire.ChatCompletionRequest
     items: list[api.InputItem]
     """This request's own input items (what input_items lists)."""
@@ -89,6 +90,7 @@ def prepare(
     history = history or []
     status: api.Status = "queued" if req.background else "in_progress"
     return Prepared(
+        request=req,
         chat=to_chat(req, [*history, *items]),
         items=items,
         history=history,

@@ -1,11 +1,13 @@
 """``background: true``: the response is stored as queued and its job runs on without the
 client, which polls GET /v1/responses/{id} (queued, in_progress, then completed, incomplete,
-failed or cancelled) and may cancel it with POST /v1/responses/{id}/cancel."""
+failed or cancelled) and may cancel it with POST /v1/responses/{id}/cancel. One that a
+stopped server left unfinished runs again when the server starts (resume)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 
 import msgspec
 import structlog
@@ -14,15 +16,18 @@ from multai_core.engine.scheduler import Job
 from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import InvalidRequest, MultaiError
 from multai_core.protocol import responses as api
-from multai_core.serving.response_store import ResponseStore
-from multai_core.serving.responses import Prepared
-from multai_core.serving.responses_input import item_dicts
+from multai_core.serving.response_store import ResponseStore, Unfinished
+from multai_core.serving.responses import Prepared, new_response, start
+from multai_core.serving.responses_input import item_dicts, parse_items, to_chat
 from multai_core.serving.responses_output import OutputBuilder
 from multai_core.serving.responses_stored import retrieve
 from multai_core.serving.services import Services
 
 log = structlog.get_logger(__name__)
 CANCEL_WAIT_S = 10.0
+MAX_RUNS = 2  # the first run and one after a restart: a response that takes the server
+# down each time it runs must not do so at every start
+RESTARTED = "The server restarted before this response finished"
 
 
 class _Running:
@@ -59,16 +64,79 @@ async def _run(store: ResponseStore, owner: str, job: Job, prepared: Prepared) -
 
 async def begin(services: Services, prepared: Prepared, job: Job) -> api.Response:
     """Store the response as queued and let its job run on; the queued response answers."""
-    owner = principal.current().id
+    caller = principal.current()
     store = services.response_store
     response = prepared.response
     await asyncio.to_thread(
-        store.put, owner, response, item_dicts(prepared.items), item_dicts(prepared.history)
+        store.put,
+        caller.id,
+        response,
+        item_dicts(prepared.items),
+        item_dicts(prepared.history),
+        (prepared.request, caller),
     )
     queued = msgspec.json.decode(msgspec.json.encode(response), type=api.Response)
-    task = asyncio.create_task(_run(store, owner, job, prepared))
-    _running[(owner, response.id)] = _Running(job, task)
+    _run_on(store, caller.id, job, prepared)
     return queued
+
+
+def _run_on(store: ResponseStore, owner: str, job: Job, prepared: Prepared) -> None:
+    task = asyncio.create_task(_run(store, owner, job, prepared))
+    _running[(owner, prepared.response.id)] = _Running(job, task)
+
+
+async def resume(services: Services) -> None:
+    """At start: each background response a stopped server left queued or in progress runs
+    again from its stored input, for the caller that made it (its limits apply), or ends
+    failed, saying why, when it cannot (its model is gone, it ran after a restart before)."""
+    try:
+        unfinished = await asyncio.to_thread(services.response_store.unfinished)
+    except (sqlite3.Error, OSError) as exc:  # the server serves on; the store says why later
+        log.error("background_resume_failed", error=type(exc).__name__)
+        return
+    for left in unfinished:
+        # a task of its own: the caller set for it stays in that task's context
+        await asyncio.create_task(_resume(services, left))
+
+
+async def _resume(services: Services, left: Unfinished) -> None:
+    store = services.response_store
+    principal.set_current(left.caller)
+    stored = left.stored.response
+    if left.runs >= MAX_RUNS:
+        await _fail(store, left, f"{RESTARTED}, and it had been run again once already.")
+        return
+    response = new_response(left.request, stored.id, "queued")
+    response.created_at = stored.created_at
+    try:
+        history = parse_items(left.stored.history)
+        items = parse_items(left.stored.input_items)
+        prepared = Prepared(
+            request=left.request,
+            chat=to_chat(left.request, [*history, *items]),
+            items=items,
+            history=history,
+            response=response,
+        )
+        await asyncio.to_thread(store.count_run, left.owner, stored.id)
+        job = await start(services, prepared, stored.id.removeprefix("resp_"))
+    except MultaiError as exc:
+        await _fail(store, left, f"{RESTARTED}, and it could not run again: {exc.message}")
+        return
+    except Exception as exc:
+        log.error("background_resume_failed", error=type(exc).__name__)
+        await _fail(store, left, f"{RESTARTED}, and it could not run again.")
+        return
+    await asyncio.to_thread(store.update, left.owner, response)
+    log.info("background_response_resumed", response_id=stored.id)
+    _run_on(store, left.owner, job, prepared)
+
+
+async def _fail(store: ResponseStore, left: Unfinished, message: str) -> None:
+    builder = OutputBuilder(left.stored.response)
+    builder.fail("server_error", message)
+    await asyncio.to_thread(store.update, left.owner, builder.response)
+    log.info("background_response_failed_on_restart", response_id=left.stored.response.id)
 
 
 async def cancel(services: Services, response_id: str) -> api.Response:
