@@ -4,6 +4,7 @@ that names it and says what to fix."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -79,19 +80,29 @@ def _checked(number: int, value: dict[str, Any], seen: set[str]) -> BatchLine:
     return BatchLine(line=number, custom_id=custom_id, method=method, url=url, body=body)
 
 
-def check_batch_input(content: bytes, *, max_lines: int) -> list[BatchLine]:
-    """Every request of a batch input file, in file order. An InvalidRequest names the first
-    bad line: not JSON, a field missing or wrong, a custom_id used twice, or one line more
-    than ``max_lines`` ([server] max_batch_lines)."""
-    lines: list[BatchLine] = []
+def _lines(content: bytes) -> Iterator[tuple[int, bytes]]:
+    """The non-empty lines and their numbers, one copied at a time (not the whole file)."""
+    start, number = 0, 0
+    while start <= len(content):
+        end = content.find(b"\n", start)
+        end = len(content) if end < 0 else end
+        number += 1
+        text = content[start:end].strip()
+        if text:
+            yield number, text
+        start = end + 1
+
+
+def iter_batch_input(content: bytes, *, max_lines: int) -> Iterator[BatchLine]:
+    """The requests of a batch input file one by one, in file order, each checked as it is
+    reached (the upload check keeps none of them). An InvalidRequest names the first bad line:
+    not JSON, a field missing or wrong, a custom_id used twice, or one line more than
+    ``max_lines`` ([server] max_batch_lines)."""
+    count = 0
     seen: set[str] = set()
     content = content.removeprefix(_BOM)
-    for index, raw in enumerate(content.split(b"\n")):
-        text = raw.strip()
-        if not text:
-            continue
-        number = index + 1
-        if len(lines) == max_lines:
+    for number, text in _lines(content):
+        if count == max_lines:
             raise _bad(
                 number,
                 f"the file has more than {max_lines} requests, the most one batch may hold "
@@ -99,10 +110,15 @@ def check_batch_input(content: bytes, *, max_lines: int) -> list[BatchLine]:
             )
         checked = _checked(number, _parse(number, text), seen)
         seen.add(checked.custom_id)
-        lines.append(checked)
-    if not lines:
+        count += 1
+        yield checked
+    if not count:
         raise InvalidRequest(
             f"The batch input file has no requests; {_SHAPE}.",
             param="file",
         )
-    return lines
+
+
+def check_batch_input(content: bytes, *, max_lines: int) -> list[BatchLine]:
+    """Every request of a batch input file, in file order; raises as iter_batch_input does."""
+    return list(iter_batch_input(content, max_lines=max_lines))
