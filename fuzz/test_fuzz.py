@@ -22,7 +22,8 @@ FUZZ_SECONDS = int(os.environ.get("MULTAI_FUZZ_SECONDS", "150"))
 # vocabulary take ~20 s on one thread: legitimate work, so the response-time check gets 60 s.
 MAX_RESPONSE_S = 60
 OPERATIONS = (
-    r"^/(v1/(chat/completions|completions|embeddings|responses.*|messages.*|models.*|queue.*|ps)"
+    r"^/(v1/(chat/completions|completions|embeddings|responses.*|messages.*|models.*|queue.*|ps"
+    r"|files.*)"
     r"|health|ready|metrics)$"
 )
 CHECKS_OFF = (
