@@ -92,11 +92,11 @@ class EchoPlugin:
             case ChatTask(messages=messages, max_tokens=limit) as chat:
                 sizes = [f"image:{im.width}x{im.height}" for im in chat.images()]
                 text = " ".join([*sizes, messages[-1].text()])
-                return self._generate(handle, task, text, limit, cancel)
+                return self._generate(handle, task, text, limit, cancel, chat.stop)
             case TranscriptionTask() as transcription:
                 return self._transcribe(handle, task, transcription, cancel)
-            case CompletionTask(prompts=[str() as prompt], max_tokens=limit):
-                return self._generate(handle, task, prompt, limit, cancel)
+            case CompletionTask(prompts=[str() as prompt], max_tokens=limit) as completion:
+                return self._generate(handle, task, prompt, limit, cancel, completion.stop)
             case CompletionTask(prompts=prompts, max_tokens=limit):
                 return self._generate(handle, task, str(prompts), limit, cancel)
         raise InvalidRequest(f"the echo backend does not serve {task.payload!r}")
@@ -132,12 +132,15 @@ class EchoPlugin:
         text: str,
         limit: int | None,
         cancel: threading.Event,
+        stops: list[str] | None = None,
     ) -> Iterator[Any]:
         if text == "too long":
             raise InvalidRequest(
                 "prompt too long", param="messages", code="context_length_exceeded"
             )
         words = text.split() or [""]
+        shown, stop_sequence = cut_at_stop(text, stops or [])
+        said = words if stop_sequence is None else shown.split()
         delay = float(handle.spec.options.get("token_delay", 0))
         with self.lock:
             self.started.append(task.id)
@@ -147,7 +150,7 @@ class EchoPlugin:
             raise SystemExit(3)  # a library that calls sys.exit()
         produced = 0
         try:
-            for i, word in enumerate(words):
+            for i, word in enumerate(said):
                 if cancel.is_set():
                     return
                 if limit is not None and produced >= limit:
@@ -159,9 +162,19 @@ class EchoPlugin:
                 yield TextDelta(text=word if i == 0 else f" {word}")
                 produced += 1
             else:
-                yield TextDelta(finish_reason="stop")
+                yield TextDelta(finish_reason="stop", stop_sequence=stop_sequence)
             yield Usage(prompt_tokens=len(words), completion_tokens=produced)
         finally:
             if cancel.is_set():
                 with self.lock:
                     self.cancelled.append(task.id)
+
+
+def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
+    """The echo up to the first of the task's stop strings in it, and that string (the first
+    listed of those that start at the same place), as a model's stop sequence ends its text."""
+    found = [(text.find(stop), i, stop) for i, stop in enumerate(stops) if stop and stop in text]
+    if not found:
+        return text, None
+    at, _, stop = min(found)
+    return text[:at], stop

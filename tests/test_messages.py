@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import anthropic
 import httpx
+import openai
 import pytest
 from anthropic.types import (
     RawContentBlockDeltaEvent,
@@ -64,6 +65,37 @@ def test_max_tokens_ends_the_turn_with_max_tokens(claude: anthropic.Anthropic) -
     )
     assert message.content[0].type == "text" and message.content[0].text == "one two"
     assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 2
+
+
+def test_a_stop_sequence_that_ends_the_text_is_reported(
+    claude: anthropic.Anthropic, client: openai.OpenAI
+) -> None:
+    said = [{"role": "user", "content": "one two three four"}]
+    message = claude.messages.create(
+        model="echo", max_tokens=100, messages=said, stop_sequences=["never", "three", "two"]
+    )
+    assert message.content[0].type == "text" and message.content[0].text == "one"
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence == "two"
+    with claude.messages.stream(
+        model="echo", max_tokens=100, messages=said, stop_sequences=["four"]
+    ) as stream:
+        assert "".join(stream.text_stream) == "one two three"
+        final = stream.get_final_message()
+    assert final.stop_reason == "stop_sequence" and final.stop_sequence == "four"
+    events = list(
+        claude.messages.create(
+            model="echo", max_tokens=100, messages=said, stop_sequences=["four"], stream=True
+        )
+    )
+    end = events[-2]
+    assert isinstance(end, RawMessageDeltaEvent)
+    assert end.delta.stop_reason == "stop_sequence" and end.delta.stop_sequence == "four"
+    # the OpenAI doors keep OpenAI's finish reason
+    chat = client.chat.completions.create(
+        model="echo", messages=said, stop=["four"], max_completion_tokens=100
+    )
+    assert chat.choices[0].finish_reason == "stop"
+    assert chat.choices[0].message.content == "one two three"
 
 
 def test_the_stream_is_anthropics_event_sequence(claude: anthropic.Anthropic) -> None:

@@ -1,7 +1,9 @@
 """What a pack returns or yields for each task kind. Serving turns these into the wire format.
 
 - chat, completion, vision: an iterator of :class:`TextDelta` (one or more per generated token,
-  ``index`` naming the choice), then exactly one :class:`Usage`.
+  ``index`` naming the choice), then exactly one :class:`Usage`. A choice's last delta carries
+  its ``finish_reason`` and, when one of the task's ``stop`` strings ended it, that string in
+  ``stop_sequence`` (None when the model ended its turn, or a template's own stop did).
 - embedding: one :class:`EmbeddingResult`.
 - transcription, translation: an iterator that yields one :class:`TranscriptionInfo` once the
   audio is decoded and its language known, then one :class:`TranscribedSegment` per segment, in
@@ -55,6 +57,9 @@ class TextDelta(msgspec.Struct, kw_only=True):
     tool_calls: list[ToolCallDelta] | None = None
     logprobs: list[TokenLogprob] | None = None
     finish_reason: FinishReason | None = None
+    stop_sequence: str | None = None
+    """On the delta with finish_reason "stop": which of the task's stop strings ended the
+    choice (its text is not in the output); None when none did."""
 
 
 class Usage(msgspec.Struct, kw_only=True):

@@ -9,7 +9,7 @@ import msgspec
 
 from multai_core.engine.scheduler import Job
 from multai_core.plugin_api.errors import InferenceFailed
-from multai_core.plugin_api.results import Usage
+from multai_core.plugin_api.results import TextDelta, Usage
 from multai_core.protocol import anthropic as a
 from multai_core.serving import chat
 from multai_core.serving.jobs import collect
@@ -24,12 +24,24 @@ async def start(services: Services, req: a.MessagesRequest, request_id: str) -> 
     return await chat.start(services, chat_request(req), request_id)
 
 
-def stop_reason(finish_reason: str | None, called_tools: bool) -> a.StopReason:
-    """The engine does not say whether a stop sequence or the end of the turn ended a
-    choice, so "stop" is end_turn (see README: stop_sequence is never reported)."""
+def stop_reason(
+    finish_reason: str | None, called_tools: bool, stop_sequence: str | None = None
+) -> a.StopReason:
+    """A "stop" the engine says one of the request's stop strings made is stop_sequence;
+    any other "stop" is the end of the model's turn."""
     if called_tools:
         return "tool_use"
+    if finish_reason in (None, "stop") and stop_sequence is not None:
+        return "stop_sequence"
     return _STOP_REASONS.get(finish_reason or "stop", "end_turn")
+
+
+def matched_stop(items: list[object]) -> str | None:
+    """The stop string that ended the first choice, if one did."""
+    for item in items:
+        if isinstance(item, TextDelta) and item.index == 0 and item.stop_sequence is not None:
+            return item.stop_sequence
+    return None
 
 
 def tool_input(arguments: str) -> dict[str, Any]:
@@ -61,14 +73,16 @@ def _content(choice: ChoiceAccum) -> list[a.TextBlock | a.ToolUseBlock]:
 
 
 async def complete(job: Job, req: a.MessagesRequest, message_id: str) -> a.Message:
-    choices, found = fold(await collect(job))
+    items = await collect(job)
+    choices, found = fold(items)
     choice = choices[0] if choices else ChoiceAccum(0)
+    reason = stop_reason(choice.finish_reason, bool(choice.tool_calls), matched_stop(items))
     return a.Message(
         id=message_id,
         model=req.model,
         content=_content(choice),
-        stop_reason=stop_reason(choice.finish_reason, bool(choice.tool_calls)),
-        stop_sequence=None,
+        stop_reason=reason,
+        stop_sequence=matched_stop(items) if reason == "stop_sequence" else None,
         usage=usage(found),
     )
 

@@ -81,6 +81,7 @@ async def stream(
     yield event(a.Ping())
     blocks = _Blocks()
     finish: str | None = None
+    matched: str | None = None
     item: object = first
     try:
         while True:
@@ -92,13 +93,16 @@ async def stream(
                     for chunk in blocks.text(item.text):
                         yield chunk
                 finish = item.finish_reason or finish
+                matched = item.stop_sequence or matched
             elif isinstance(item, Usage):
                 for chunk in blocks.close():
                     yield chunk
+                reason = stop_reason(finish, blocks.called, matched)
                 yield event(
                     a.MessageDelta(
                         delta=a.StopDelta(
-                            stop_reason=stop_reason(finish, blocks.called), stop_sequence=None
+                            stop_reason=reason,
+                            stop_sequence=matched if reason == "stop_sequence" else None,
                         ),
                         usage=a.DeltaUsage(
                             output_tokens=item.completion_tokens, input_tokens=item.prompt_tokens

@@ -85,7 +85,8 @@ def plan_chat(
 
     plan = Plan(
         prompt=prompt,
-        stops=chat.stop + template_stops,
+        stops=list(chat.stop),
+        end_of_turn=template_stops,
         max_new_tokens=budget,
         sampling=sampling_from(handle, chat.sampling, grammar),
         top_logprobs=chat.top_logprobs if chat.logprobs else None,

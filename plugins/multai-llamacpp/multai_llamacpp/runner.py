@@ -25,12 +25,15 @@ POLL_S = 0.1
 class Plan:
     prompt: list[int]
     stops: list[str]
+    """The task's stop strings: the one that ends a choice is its TextDelta.stop_sequence."""
     max_new_tokens: int
     sampling: SamplingConfig
     top_logprobs: int | None
     n_threads: int | None
     n: int = 1
     priority: int = 1
+    end_of_turn: list[str] = field(default_factory=list)
+    """A chat template's own stop strings: they end the turn, and are never reported."""
 
 
 @dataclass
@@ -53,6 +56,7 @@ class _Choice:
     sequence: Sequence
     output: Output
     assembler: TextAssembler
+    stops: list[str]
     finish: str = "length"
 
 
@@ -108,7 +112,8 @@ def _sequences(
                 after=first.get(id(plan)),
             )
             first.setdefault(id(plan), sequence)
-            choices[request.index] = _Choice(sequence, request.output, TextAssembler(plan.stops))
+            assembler = TextAssembler(plan.stops + plan.end_of_turn)
+            choices[request.index] = _Choice(sequence, request.output, assembler, plan.stops)
         handle.engine.submit([c.sequence for c in choices.values()])
     except BaseException:
         for choice in choices.values():
@@ -124,7 +129,9 @@ def _finish(choice: _Choice, counter: Counter) -> Iterator[TextDelta]:
     if finish == "stop" and output.calls:
         finish = "tool_calls"
     counter.finish_reasons.append(finish)
-    yield TextDelta(index=choice.sequence.index, finish_reason=finish)
+    matched = choice.assembler.matched
+    stop_sequence = matched if finish == "stop" and matched in choice.stops else None
+    yield TextDelta(index=choice.sequence.index, finish_reason=finish, stop_sequence=stop_sequence)
 
 
 def run_choices(

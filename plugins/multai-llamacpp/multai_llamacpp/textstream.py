@@ -25,6 +25,9 @@ class TextAssembler:
         self._pending = ""
         self._pending_lp: list[tuple[int, TokenLogprob]] = []
         self.stopped = False
+        self.matched: str | None = None
+        """The stop string that ended the text (the first in the text; the first listed of
+        those that start at the same place)."""
         self.text_so_far = ""
 
     def push(self, data: bytes, logprob: TokenLogprob | None = None) -> Piece:
@@ -35,6 +38,7 @@ class TextAssembler:
         cut = self._first_stop()
         if cut is not None:
             self.stopped = True
+            self.matched = next(s for s in self._stops if self._pending.startswith(s, cut))
             piece = self._emit(cut)
             self._pending = ""
             self._pending_lp = []

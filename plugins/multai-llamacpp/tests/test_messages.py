@@ -15,6 +15,7 @@ from multai_core.testing.server import multai_process
 
 MODEL = "smollm2"
 GREEDY: dict[str, Any] = {"temperature": 0}
+GREEDY_SDK: dict[str, Any] = {"extra_body": GREEDY}
 WEATHER: Any = {
     "name": "get_weather",
     "description": "Get the current weather in a city",
@@ -64,18 +65,27 @@ def test_max_tokens_is_the_stop_reason_when_it_ends_the_turn(claude: anthropic.A
     assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 3
 
 
-def test_a_stop_sequence_cuts_the_text(claude: anthropic.Anthropic) -> None:
+def test_a_stop_sequence_cuts_the_text_and_is_reported(claude: anthropic.Anthropic) -> None:
+    count: Any = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
     message = claude.messages.create(
-        model=MODEL,
-        max_tokens=30,
-        stop_sequences=["5"],
-        messages=[{"role": "user", "content": "Count from 1 to 10, separated by commas."}],
-        extra_body=GREEDY,
+        model=MODEL, max_tokens=30, stop_sequences=["nine", "5"], messages=count, **GREEDY_SDK
     )
     assert message.content[0].type == "text"
     text = message.content[0].text
     assert "4" in text and "5" not in text
-    assert message.stop_reason == "end_turn"  # the engine does not say which stop ended it
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence == "5"
+    with claude.messages.stream(
+        model=MODEL, max_tokens=30, stop_sequences=["5"], messages=count, **GREEDY_SDK
+    ) as stream:
+        assert "".join(stream.text_stream) == text
+        final = stream.get_final_message()
+    assert final.stop_reason == "stop_sequence" and final.stop_sequence == "5"
+    # the chat template's own end of turn is no stop sequence of the request's
+    short: Any = [{"role": "user", "content": "Say hi."}]
+    ended = claude.messages.create(
+        model=MODEL, max_tokens=60, stop_sequences=["zebra"], messages=short, **GREEDY_SDK
+    )
+    assert ended.stop_reason == "end_turn" and ended.stop_sequence is None
 
 
 def test_a_forced_tool_call_round_trips(claude: anthropic.Anthropic) -> None:

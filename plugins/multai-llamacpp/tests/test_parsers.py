@@ -27,6 +27,17 @@ def test_stop_sequence_split_across_tokens_is_never_emitted():
     assert emitted == "abc "
 
 
+def test_the_stop_sequence_that_matched_is_named():
+    assembler = TextAssembler(["tail", "P t", "STOP"])
+    for data in [b"abc S", b"T", b"O", b"P tail"]:
+        assembler.push(data)
+    assert assembler.matched == "STOP"  # the first in the text, not the first listed
+    tied = TextAssembler(["ab", "a"])
+    tied.push(b"xab")
+    assert tied.matched == "ab"
+    assert TextAssembler(["x"]).matched is None
+
+
 def test_false_start_of_a_stop_sequence_is_released():
     assembler = TextAssembler(["STOP"])
     emitted = assembler.push(b"ab ST").text
