@@ -4,7 +4,9 @@ input file checked line by line at upload; another key's 404; limits; a restart;
 from __future__ import annotations
 
 import json
+import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,11 +232,22 @@ def test_a_file_survives_a_restart_and_is_0600(echo_plugin: EchoPlugin, tmp_path
     assert stat.S_IMODE(on_disk.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "files.sqlite3").stat().st_mode) == 0o600
     assert on_disk.read_bytes() == data
+    # what a crash left: a half-written file, and a file whose row was never committed; one
+    # just written may be another process's upload in progress, so it stays
+    two_hours_ago = time.time() - 7200
+    crashed = [tmp_path / "files" / "file-0.part", tmp_path / "files" / "file-1"]
+    for leftover in crashed:
+        leftover.write_bytes(b"x")
+        os.utime(leftover, (two_hours_ago, two_hours_ago))
+    in_progress = tmp_path / "files" / "file-2.part"
+    in_progress.write_bytes(b"x")
     with make_server(echo_plugin, _config(tmp_path)) as base_url:
         client = _client(base_url)
         assert client.files.retrieve(made.id) == made
         assert client.files.content(made.id).content == data
         assert [f.id for f in client.files.list()] == [made.id]
+    assert not any(leftover.exists() for leftover in crashed)
+    assert in_progress.exists() and on_disk.exists()
 
 
 def test_windows_line_ends_and_a_bom_are_accepted(files_server: str) -> None:
