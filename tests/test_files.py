@@ -255,3 +255,11 @@ def test_windows_line_ends_and_a_bom_are_accepted(files_server: str) -> None:
     data = ("\ufeff" + _request("a") + "\r\n" + _request("b") + "\r\n").encode()
     made = client.files.create(file=("r.jsonl", data), purpose="batch")
     assert client.files.content(made.id).content == data  # kept as sent
+
+
+def test_options_lists_every_method_of_a_path(files_server: str) -> None:
+    auth = {"authorization": f"Bearer {KEYS[0]}"}
+    listing = httpx.options(f"{files_server}/v1/files", headers=auth)
+    one = httpx.options(f"{files_server}/v1/files/file-x", headers=auth)
+    assert listing.headers["allow"] == "GET, OPTIONS, POST"
+    assert one.headers["allow"] == "DELETE, GET, OPTIONS"
