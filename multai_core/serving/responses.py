@@ -3,6 +3,7 @@ object, or a stream of Responses events."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -154,7 +155,9 @@ async def stream(
         elif builder.response.status == "in_progress":
             builder.cut("cancelled")  # the client left: its job is cancelled
         if finished is not None:
-            await finished(builder.response)
+            # a client that left cancels this generator, and every await in it: the store
+            # write runs as a task of its own, shielded, so a cancelled response is kept too
+            await asyncio.shield(asyncio.ensure_future(finished(builder.response)))
     if failure is not None:
         yield numbered(
             {
