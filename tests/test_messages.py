@@ -320,6 +320,42 @@ def test_a_wrong_method_or_path_under_messages_is_anthropics_error(
     assert elsewhere.status_code == 404 and set(elsewhere.json()) == {"error"}
 
 
+def test_a_prefill_the_backend_cannot_continue_is_a_400(
+    claude: anthropic.Anthropic, client: openai.OpenAI
+) -> None:
+    question = {"role": "user", "content": "one two"}
+    cases: list[tuple[object, str]] = [
+        ("The answer is", "cannot continue a final assistant message"),
+        ("The answer is ", "trailing whitespace"),
+        ([{"type": "tool_use", "id": "t1", "name": "f", "input": {}}], "tool_use"),
+    ]
+    for content, says in cases:
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            claude.messages.create(
+                model="echo",
+                max_tokens=10,
+                messages=[question, {"role": "assistant", "content": content}],  # type: ignore[list-item]
+            )
+        assert caught.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+        assert says in caught.value.body["error"]["message"], content  # type: ignore[index]
+    empty = claude.messages.create(
+        model="echo", max_tokens=10, messages=[question, {"role": "assistant", "content": ""}]
+    )
+    assert empty.content[0].type == "text" and empty.content[0].text == "one two"
+    # chat completions take vLLM's continue_final_message, with the same refusal
+    for messages, says in (
+        ([question, {"role": "assistant", "content": "The"}], "cannot continue"),
+        ([question], "last message to be the assistant's"),
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(
+                model="echo",
+                messages=messages,  # type: ignore[arg-type]
+                extra_body={"continue_final_message": True},
+            )
+        assert says in refused.value.message
+
+
 def test_an_unknown_model_is_not_found_error(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         claude.messages.create(

@@ -155,6 +155,11 @@ class ChatTask(msgspec.Struct, kw_only=True, frozen=True):
     response_format: ResponseFormat = ResponseFormat()
     n_threads: int | None = None
     """A request's own CPU thread count (llama.cpp's extension), None for the model's."""
+    continue_final_message: bool = False
+    """The last message is the assistant's, and the start of the answer: the model continues
+    its text (the prompt leaves that turn open) and yields only what follows. Sent only to a
+    backend whose ``Backend.continues_final_message`` is true (the core refuses it with a 400
+    for the others)."""
 
     def images(self) -> list[RawImage]:
         """Every image of every message, in message order."""

@@ -44,6 +44,9 @@ class Backend(msgspec.Struct, kw_only=True, frozen=True):
     """Describe a speech model's voices without loading it (from its files, no torch): GET
     /v1/audio/voices then answers at once. None: the listing runs a VoicesTask on the loaded
     model. It may raise the errors of :mod:`multai_core.plugin_api.errors`."""
+    continues_final_message: bool = False
+    """Its chat packs honour ``ChatTask.continue_final_message`` (an answer prefilled by the
+    caller); for a backend without it such a request is a 400, never a silent finished turn."""
     check: Callable[[ModelSpec], str | None] | None = None
     """What is wrong with a configured model that shows without loading it (its ``path`` empty,
     missing or of the wrong kind), in one line, or None. Called for each ``[[models]]`` entry

@@ -157,6 +157,8 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     repeat_penalty: RepeatPenalty | None = None
     n_threads: NThreads | None = None
     n_gpu_layers: NGpuLayers | None = None
+    # vLLM's: the last (assistant) message is the start of the answer, which the model continues
+    continue_final_message: bool | None = None
 
     def token_limit(self) -> int | None:
         return (

@@ -44,6 +44,12 @@ def check(req: wire.ChatCompletionRequest) -> None:
             f"tool_choice names {choice.function.name!r}, which is not in tools",
             param="tool_choice",
         )
+    if req.continue_final_message and req.messages[-1].role != "assistant":
+        raise InvalidRequest(
+            "continue_final_message needs the last message to be the assistant's (the start "
+            "of the answer).",
+            param="continue_final_message",
+        )
     if req.top_logprobs and not req.logprobs:
         raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
     logit_bias(req.logit_bias)
@@ -143,4 +149,5 @@ def chat_task(req: wire.ChatCompletionRequest, images: list[RawImage]) -> ChatTa
         parallel_tool_calls=req.parallel_tool_calls is not False,
         response_format=_response_format(req.response_format),
         n_threads=req.n_threads,
+        continue_final_message=bool(req.continue_final_message),
     )

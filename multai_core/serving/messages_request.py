@@ -117,15 +117,47 @@ def _tool_choice(req: a.CountTokensRequest) -> tuple[wire.ToolChoice | None, boo
     return "auto", allowed
 
 
+def _prefill(messages: list[wire.ChatMessage], last: int) -> bool:
+    """Whether the request ends with an assistant turn that the answer continues (Anthropic's
+    prefill); an empty one is left out, as it starts nothing."""
+    final = messages[-1] if messages else None
+    if final is None or final.role != "assistant":
+        return False
+    param = f"messages[{last}]"
+    if final.tool_calls:
+        raise InvalidRequest(
+            f"{param}: a final assistant message is the start of the answer; it cannot hold "
+            "tool_use blocks (answer them with a user message of tool_result blocks).",
+            param=param,
+        )
+    content = final.content
+    text = (
+        content
+        if isinstance(content, str)
+        else "".join(p.text for p in content or () if isinstance(p, wire.TextPart))
+    )
+    if not text:
+        messages.pop()
+        return False
+    if text != text.rstrip():
+        raise InvalidRequest(
+            "messages: final assistant content cannot end with trailing whitespace.",
+            param=param,
+        )
+    return True
+
+
 def chat_request(req: a.CountTokensRequest) -> wire.ChatCompletionRequest:
     """The chat completion request that ``req`` means. A MessagesRequest brings its sampling,
-    limit and stop sequences; a CountTokensRequest only what its prompt is made of."""
+    limit and stop sequences; a CountTokensRequest only what its prompt is made of. A final
+    assistant message is the start of the answer (continue_final_message)."""
     messages = _system(req.system)
     for i, message in enumerate(req.messages):
         if message.role == "user":
             messages += _user(message, i)
         else:
             messages.append(_assistant(message, i))
+    prefilled = _prefill(messages, len(req.messages) - 1)
     choice, parallel = _tool_choice(req)
     tools = [
         wire.Tool(
@@ -142,6 +174,7 @@ def chat_request(req: a.CountTokensRequest) -> wire.ChatCompletionRequest:
         tool_choice=choice,
         parallel_tool_calls=parallel,
         priority=req.priority,
+        continue_final_message=prefilled or None,
     )
     if isinstance(req, a.MessagesRequest):
         chat.max_tokens = req.max_tokens

@@ -67,7 +67,9 @@ def plan_chat(
         chat.messages, native_tools=template.native_tools, tools=tools or None
     )
     prompt_text, template_stops = template.render(
-        messages, tool_dicts(tools) if (tools and template.native_tools) else None
+        messages,
+        tool_dicts(tools) if (tools and template.native_tools) else None,
+        continue_final=chat.continue_final_message,
     )
     prompt = template.tokenize(handle.llama, prompt_text)
     budget = token_budget(handle, len(prompt), chat.max_tokens, "messages")

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     import llama_cpp
 
 Renderer = Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], tuple[str, list[str]]]
+PREFILL_MARK = "\ue000multai-prefill\ue000"
+"""Stands in for a prefilled answer while the template renders (private-use characters, which
+no template writes), so that the prompt can end where that answer's text would."""
 
 
 @dataclass
@@ -26,6 +29,35 @@ class ChatTemplate:
     stop: list[str] = field(default_factory=list)
 
     def render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        *,
+        continue_final: bool = False,
+    ) -> tuple[str, list[str]]:
+        """The prompt and the template's stops. ``continue_final``: the last (assistant)
+        message is the start of the answer, so the prompt ends with its text, that turn left
+        open (vLLM's continue_final_message)."""
+        if not continue_final:
+            return self._render(messages, tools)
+        final = messages[-1] if messages else {}
+        if final.get("role") != "assistant" or final.get("tool_calls"):
+            raise InvalidRequest(
+                "Only a final assistant message of text can be continued.", param="messages"
+            )
+        marked = [*messages[:-1], {**final, "content": PREFILL_MARK}]
+        prompt, stops = self._render(marked, tools)
+        at = prompt.rfind(PREFILL_MARK)
+        if at < 0 or PREFILL_MARK in prompt[:at]:
+            raise InvalidRequest(
+                f"This model's chat template ({self.name}) does not render a final assistant "
+                "message as written, so it cannot be continued; end the messages with a user "
+                "turn.",
+                param="messages",
+            )
+        return prompt[:at] + str(final.get("content") or ""), stops
+
+    def _render(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> tuple[str, list[str]]:
         try:

@@ -43,6 +43,7 @@ def multai_register_backends(register: Callable[[Backend], None]) -> None:
             default_models=tuple(default_models()),
             description="GGUF language models through llama.cpp: chat, completions, embeddings",
             concurrency=slots,
+            continues_final_message=True,
             check=path_check("file", "a GGUF file"),
         )
     )

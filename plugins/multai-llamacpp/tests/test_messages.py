@@ -88,6 +88,25 @@ def test_a_stop_sequence_cuts_the_text_and_is_reported(claude: anthropic.Anthrop
     assert ended.stop_reason == "end_turn" and ended.stop_sequence is None
 
 
+def test_a_final_assistant_message_is_continued(claude: anthropic.Anthropic) -> None:
+    question = {"role": "user", "content": "What is the capital of France?"}
+    prefill = "The capital of France is"
+    messages: Any = [question, {"role": "assistant", "content": prefill}]
+    message = claude.messages.create(model=MODEL, max_tokens=4, messages=messages, **GREEDY_SDK)
+    assert message.content[0].type == "text"
+    continued = message.content[0].text
+    assert continued.lstrip().startswith("Paris"), continued  # goes on, not repeated
+    counted = claude.messages.count_tokens(model=MODEL, messages=messages)
+    assert counted.input_tokens == message.usage.input_tokens
+    fresh = claude.messages.count_tokens(model=MODEL, messages=[question])
+    # the open turn: the prefill's tokens added, the template's end of turn not
+    assert counted.input_tokens > fresh.input_tokens
+    with claude.messages.stream(
+        model=MODEL, max_tokens=4, messages=messages, **GREEDY_SDK
+    ) as stream:
+        assert "".join(stream.text_stream) == continued
+
+
 def test_a_forced_tool_call_round_trips(claude: anthropic.Anthropic) -> None:
     question: Any = {"role": "user", "content": "What is the weather in Oslo?"}
     called = claude.messages.create(
