@@ -18,9 +18,19 @@ DOORS: dict[str, set[str]] = {
     "config_check": {"plugin_api"},
     "config": {"plugin_api", "config_check"},
     "engine": {"plugin_api", "config"},
-    "registry": {"plugin_api", "config", "config_check"},
+    "store": {"plugin_api", "config"},
+    "registry": {"plugin_api", "config", "config_check", "store"},
     "plugins": {"plugin_api"},
-    "serving": {"plugin_api", "protocol", "media", "config", "engine", "registry", "plugins"},
+    "serving": {
+        "plugin_api",
+        "protocol",
+        "media",
+        "config",
+        "engine",
+        "registry",
+        "plugins",
+        "store",
+    },
     "server": {
         "plugin_api",
         "protocol",
@@ -30,8 +40,9 @@ DOORS: dict[str, set[str]] = {
         "registry",
         "plugins",
         "serving",
+        "store",
     },
-    "cli": {"plugin_api", "config", "engine", "registry", "plugins", "server"},
+    "cli": {"plugin_api", "config", "engine", "registry", "plugins", "server", "store"},
     "testing": {"plugin_api", "protocol", "config", "engine", "server", "plugins"},
 }
 

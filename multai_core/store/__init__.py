@@ -1,0 +1,1 @@
+"""Pulled models: where `multai pull` puts them and how they are recorded."""
