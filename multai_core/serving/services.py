@@ -13,6 +13,7 @@ from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
 from multai_core.media.decoding import MediaDecoding
 from multai_core.registry import Registry
+from multai_core.serving.batch_store import BatchStore
 from multai_core.serving.file_store import FileStore
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.response_store import ResponseStore
@@ -34,6 +35,8 @@ class Services:
     response_store: ResponseStore = field(init=False)
     # uploaded and batch files (SQLite and a files folder in config.server.data_dir)
     file_store: FileStore = field(init=False)
+    # batches and their lines (SQLite in config.server.data_dir, opened on first use)
+    batch_store: BatchStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or time.time()
@@ -45,3 +48,4 @@ class Services:
         )
         self.response_store = ResponseStore(data_dir(server), server.responses_retention_s)
         self.file_store = FileStore(data_dir(server))
+        self.batch_store = BatchStore(data_dir(server))
