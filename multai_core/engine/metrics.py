@@ -64,6 +64,19 @@ class Metrics:
         self.resident_bytes = Gauge(
             "multai_resident_bytes", "Estimated bytes held by loaded models", ["device"], registry=r
         )
+        self.batch_lines = Counter(
+            "multai_batch_lines_total",
+            "Batch lines by outcome: done, failed (an error response), preempted (cut short "
+            "for interactive work; it runs again)",
+            ["outcome"],
+            registry=r,
+        )
+        self.batch_lines_queued = Gauge(
+            "multai_batch_lines_queued",
+            "Batch lines waiting to run, over every batch in progress",
+            registry=r,
+        )
+        self.batches = Gauge("multai_batches", "Batches, by status", ["status"], registry=r)
         for priority in ("0", "1", "2"):
             self.queue_depth.labels(priority).set(0)
 

@@ -14,7 +14,7 @@ import contextvars
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -122,7 +122,23 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._drain: asyncio.TimerHandle | None = None
+        self._listeners: list[Callable[[Job], None]] = []
         self.metrics.watch_engines(self._engine_stats)
+
+    def watch(self, listener: Callable[[Job], None]) -> None:
+        """Call ``listener`` (on the event loop) with each job when it is queued and when it
+        has ended, run or not: background work uses it to give way to interactive jobs."""
+        self._listeners.append(listener)
+
+    def _tell(self, job: Job) -> None:
+        for listener in self._listeners:
+            listener(job)
+
+    def interactive_busy(self) -> bool:
+        """Whether a priority 0 or 1 job is queued or running."""
+        return bool(self.queue.depth(0) or self.queue.depth(1)) or any(
+            job.priority < 2 for job in self.running
+        )
 
     def _engine_stats(self) -> list[tuple[str, EngineStats]]:
         stats = []
@@ -210,6 +226,7 @@ class Scheduler:
             self.config.queue_timeout_s, self._expire, job
         )
         self._wakeup.set()
+        self._tell(job)
         return job
 
     def _retry_after(self) -> float:
@@ -241,6 +258,7 @@ class Scheduler:
                 "cancelled" if error is None else (error.code or "error")
             ).inc()
             job._put(error if error is not None else _DONE)
+            self._tell(job)
 
     def _expire(self, job: Job) -> None:
         if job.state == "queued":
@@ -371,6 +389,7 @@ class Scheduler:
                 self._lanes.pop(device, None)
             self._load_finished(job)
             self._wakeup.set()
+            self._tell(job)
 
     def _execute(self, job: Job) -> None:
         """Runs in a worker thread: load the model, run the plugin, forward its output."""
