@@ -27,6 +27,7 @@ from multai_core.server.openapi import document_errors, document_streams, openap
 from multai_core.server.request_id import RequestIdMiddleware
 from multai_core.server.strict_body import check_json_body
 from multai_core.serving import responses_background
+from multai_core.serving.batch_runner import BatchRunner
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.services import Services
 
@@ -69,16 +70,19 @@ def create_app(
     # capability URLs, health and metrics (which checks keys itself) sit outside the guard
     public = [c for c in found if getattr(c, "public", False)]
     guarded = [c for c in found if not getattr(c, "public", False)]
+    batch_runner = BatchRunner(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.scheduler.start()
         await responses_background.resume(services)
+        await batch_runner.start()  # resumes the batches a stopped server left
         sweeper = asyncio.create_task(_sweep_idle(services))
         try:
             yield
         finally:
             sweeper.cancel()
+            await batch_runner.stop()
             await services.scheduler.stop()
 
     app = Litestar(
@@ -90,7 +94,7 @@ def create_app(
         before_request=check_json_body,
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
-        state=State({"services": services, "guard": guard}),
+        state=State({"services": services, "guard": guard, "batch_runner": batch_runner}),
         request_max_body_size=config.server.max_body_bytes,
         cors_config=(
             CORSConfig(allow_origins=config.server.cors_allow_origins)
