@@ -3,7 +3,8 @@ enough for huggingface_hub pointed at it with HF_ENDPOINT (model info with LFS s
 sha256, resolve with HEAD, ETag, X-Repo-Commit, Content-Length and Range; the hub's error codes).
 
 Faults for tests: ``corrupt`` serves other bytes than the recorded sha256; ``cut_after`` ends the
-first download of a file after that many bytes and answers 503 until ``heal`` is called."""
+first download (not a closed range) of a file after that many bytes and answers 503 until
+``heal`` is called."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class FakeHub:
         for files in self.repos[repo_id].commits.values():
             if path in files:
                 good = files[path].content
-                files[path].served = bytes([good[0] ^ 0xFF]) + good[1:]
+                files[path].served = good[:-1] + bytes([good[-1] ^ 0xFF])  # the header stays good
 
     def cut_after(self, repo_id: str, path: str, after: int) -> None:
         self._faults[(repo_id, path)] = _Fault(after)
@@ -182,6 +183,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self._send(200, headers, data, head=True)
                 return
             fault = hub._faults.get((repo_id, name))
+            if self.headers.get("Range", "").split("-")[-1]:
+                fault = None  # a closed range reads a header: downloads are the faults' target
             if fault is not None and fault.tripped:
                 self._error(503, "", "Service unavailable (a test fault)")
                 return
