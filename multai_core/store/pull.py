@@ -1,0 +1,159 @@
+"""`multai pull`: resolve a name, plan (files, size, free disk, memory estimate and placement
+from the headers alone), ask when it would not fit, download resumably with checksums, then
+record the model in the store (last: an interrupted pull leaves the store unchanged)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from multai_core.plugin_api.types import ModelSpec
+from multai_core.store.catalog import PullRefused, Selection, Wanted, select, sniff_config, wanted
+from multai_core.store.hub import INCOMPLETE, Snapshot, download, read_range, snapshot
+from multai_core.store.manifest import ModelStore, PulledModel, name_problem
+from multai_core.store.preflight import check_disk, stand_in
+from multai_core.store.progress import Progress
+
+CONFIG_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the memory planner says about a model: one line for the user, and whether it fits."""
+
+    text: str
+    fits: bool
+
+
+@dataclass
+class PullOptions:
+    name: str | None = None  # the name to serve it under
+    backend: str | None = None
+    yes: bool = False  # pull even when it would not fit
+    update: bool = False
+    free_disk: int | None = None  # tests: the free space to plan with
+
+
+def pull(
+    reference: str,
+    store: ModelStore,
+    options: PullOptions,
+    *,
+    assess: Callable[[ModelSpec], Assessment],
+    confirm: Callable[[str], bool] | None,
+    out: TextIO,
+    terminal: bool | None = None,
+) -> PulledModel:
+    """Pull ``reference`` into ``store``. ``confirm`` asks the user (None: no terminal to ask
+    on). PullRefused says why a pull did not happen."""
+    previous: PulledModel | None = None
+    if options.update:
+        previous = store.get(reference)
+        if previous is None:
+            raise PullRefused(f"{reference} is not a pulled model: `multai list` shows them")
+        want = wanted(previous.catalog or previous.source)
+        want = Wanted(
+            want.repo, want.file, None, previous.backend, want.catalog, want.options, reference
+        )
+        model_name = previous.name
+    else:
+        want = wanted(reference)
+        model_name = options.name or want.default_name
+        if (problem := name_problem(model_name)) is not None:
+            raise PullRefused(f"{problem}; choose one with --name")
+        if store.get(model_name) is not None:
+            raise PullRefused(
+                f"{model_name} is already pulled: `multai pull --update {model_name}` fetches "
+                "its newest revision, --name pulls it under another name"
+            )
+    snap = snapshot(want.repo, want.revision)
+    if previous is not None and snap.revision == previous.revision:
+        out.write(f"{model_name} is up to date ({want.repo}@{snap.revision[:12]})\n")
+        return previous
+    choice = select(
+        {p: f.size for p, f in snap.files.items()},
+        want,
+        backend=options.backend or (previous.backend if previous else None),
+        sniffed=_sniff(snap, want, options.backend),
+    )
+    size = sum(snap.files[p].size for p in choice.files)
+    check_disk(size, store.root, options.free_disk)
+    out.write(
+        f"{model_name}: {choice.backend} model from {want.repo}@{snap.revision[:12]}, "
+        f"{len(choice.files)} file(s), {size / 2**30:.2f} GiB\n"
+    )
+    verdict = _assess(snap, choice, model_name, want, assess)
+    out.write(f"  {verdict.text}\n")
+    out.flush()
+    if not verdict.fits and not options.yes:
+        if confirm is None:
+            raise PullRefused(
+                f"{model_name} would not fit in this machine's memory now; pass --yes to pull "
+                "it anyway"
+            )
+        if not confirm(f"{model_name} would not fit in memory now. Pull it anyway?"):
+            raise PullRefused("not pulled")
+    folder = store.folder_for(model_name)
+    progress = Progress(out, size, terminal=terminal)
+    for path in choice.files:
+        download(snap, path, folder, progress)
+    shutil.rmtree(folder / INCOMPLETE, ignore_errors=True)
+    if previous is not None:
+        _remove_stale(folder, previous.files, choice.files)
+    model = PulledModel(
+        name=model_name,
+        backend=choice.backend,
+        path=str(folder / choice.model_file) if choice.model_file else str(folder),
+        source=want.repo,
+        catalog=want.catalog,
+        revision=snap.revision,
+        files=choice.files,
+        size_bytes=size,
+        pulled_at=time.time(),
+        options=want.options,
+        aliases=previous.aliases if previous is not None else (),
+    )
+    store.record(model)
+    out.write(f"pulled {model_name}: `multai serve` serves it as {model_name!r}\n")
+    return model
+
+
+def _sniff(snap: Snapshot, want: Wanted, backend: str | None) -> str | None:
+    """The backend the repository's own config names, when the user did not name one."""
+    if backend or want.backend or any(p.endswith(".gguf") for p in snap.files):
+        return None
+    for path in ("model_index.json", "config.json"):
+        file = snap.files.get(path)
+        if file is not None and 0 < file.size <= CONFIG_BYTES:
+            try:
+                found = sniff_config(json.loads(read_range(snap, path, 0, file.size)))
+            except ValueError:
+                continue
+            if found:
+                return found
+    return None
+
+
+def _assess(
+    snap: Snapshot,
+    choice: Selection,
+    name: str,
+    want: Wanted,
+    assess: Callable[[ModelSpec], Assessment],
+) -> Assessment:
+    with tempfile.TemporaryDirectory(prefix="multai-pull-") as tmp:
+        stand_in(snap, choice.files, Path(tmp))
+        path = Path(tmp) / choice.model_file if choice.model_file else Path(tmp)
+        spec = ModelSpec(name=name, backend=choice.backend, path=str(path), options=want.options)
+        return assess(spec)
+
+
+def _remove_stale(folder: Path, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+    for path in set(old) - set(new):
+        (folder / path).unlink(missing_ok=True)
