@@ -128,22 +128,30 @@ async def stream(
     def numbered(event: Event) -> bytes:
         return _sse({**event, "sequence_number": next(numbers)})
 
+    def joined(events: list[Event]) -> bytes:
+        return b"".join(numbered(event) for event in events)
+
     snapshot = msgspec.to_builtins(prepared.response)
-    yield numbered({"type": "response.created", "response": snapshot})
-    yield numbered({"type": "response.in_progress", "response": snapshot})
+    # one write per engine item: the events before the first delta go out with it
+    head = joined(
+        [
+            {"type": "response.created", "response": snapshot},
+            {"type": "response.in_progress", "response": snapshot},
+        ]
+    )
     item: object = first
     failure: MultaiError | None = None
     try:
         while True:
-            if item is not None:
-                for event in builder.feed(item):
-                    yield numbered(event)
+            out = head + (joined(builder.feed(item)) if item is not None else b"")
+            head = b""
+            if out:
+                yield out
             try:
                 item = await job.next()
             except StopAsyncIteration:
                 break
-        for event in builder.finish():
-            yield numbered(event)
+        yield joined(builder.finish())
     except MultaiError as exc:
         failure = exc
     except Exception as exc:
@@ -159,14 +167,14 @@ async def stream(
             # write runs as a task of its own, shielded, so a cancelled response is kept too
             await asyncio.shield(asyncio.ensure_future(finished(builder.response)))
     if failure is not None:
-        yield numbered(
-            {
-                "type": "error",
-                "code": failure.code or failure.type,
-                "message": failure.message,
-                "param": failure.param,
-            }
-        )
-        yield numbered(
-            {"type": "response.failed", "response": msgspec.to_builtins(builder.response)}
+        yield head + joined(
+            [
+                {
+                    "type": "error",
+                    "code": failure.code or failure.type,
+                    "message": failure.message,
+                    "param": failure.param,
+                },
+                {"type": "response.failed", "response": msgspec.to_builtins(builder.response)},
+            ]
         )
