@@ -20,6 +20,7 @@ from openai import OpenAI
 from openai.types import Batch
 
 from multai_core.config import ApiKeyEntry, Config, ServerConfig
+from multai_core.serving.batch_store import BatchStore
 from multai_core.testing.openai_spec import validate
 from multai_core.testing.server import free_port, wait_until_healthy
 from tests.conftest import make_server
@@ -311,10 +312,13 @@ def test_an_interactive_request_goes_before_queued_batch_lines(
         )
         took = time.monotonic() - began
         assert answer.choices[0].message.content == "interactive"
-        # the running line gave way: the interactive request did not wait for it to finish
-        assert took < 0.4, took
+        # the line running when it came gave way (cut short, to run again) instead of
+        # finishing first, and no other line started before it
         position = echo_plugin.started.index("interactive-1")
-        assert position <= 1  # after the line that was running, before any other line
+        assert echo_plugin.cancelled[:1] == [echo_plugin.started[position - 1]]
+        assert took < 0.5, took
+        metrics = str(client.with_options(base_url=url).get("/metrics", cast_to=str))
+        assert 'multai_batch_lines_total{outcome="preempted"} 1.0' in metrics
         done = _wait(client, batch.id)
         assert done.status == "completed"
         assert [o["custom_id"] for o in _lines_of(client, done.output_file_id)] == [
@@ -397,3 +401,29 @@ def test_metrics_count_lines_and_batches(base_url: str) -> None:
     assert 'multai_batch_lines_total{outcome="failed"} 1.0' in text
     assert 'multai_batches{status="completed"} 1.0' in text
     assert "multai_batch_lines_queued 0.0" in text
+
+
+def test_a_batch_past_its_window_ends_expired_with_its_finished_results(
+    echo_plugin: EchoPlugin, tmp_path: Path
+) -> None:
+    with make_server(echo_plugin, _config(tmp_path, batch_lines_in_flight=1)) as url:
+        client = _client(url)
+        words = " ".join(f"w{i}" for i in range(4))  # 0.2 s a line
+        batch = _start(client, [_line(f"r{i}", _chat(words, model="slow")) for i in range(30)])
+        deadline = time.monotonic() + 20
+        while client.batches.retrieve(batch.id).request_counts.completed < 2:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        store = BatchStore(tmp_path)  # the window is 24 h: move its end to now instead
+        stored = store.get(batch.id)
+        assert stored is not None
+        stored.batch.expires_at = int(time.time()) - 1
+        assert store.save(stored.batch, was="in_progress")
+        store.close()
+        done = _wait(client, batch.id)
+        assert done.status == "expired" and done.expired_at is not None
+        finished = [o["custom_id"] for o in _lines_of(client, done.output_file_id)]
+        assert len(finished) >= 2 and finished == [f"r{i}" for i in range(len(finished))]
+        errors = _lines_of(client, done.error_file_id)
+        assert {e["error"]["code"] for e in errors} == {"batch_expired"}
+        assert len(finished) + len(errors) == 30
