@@ -94,6 +94,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     memory: MemoryConfig = msgspec.field(default_factory=MemoryConfig)
     scheduler: SchedulerConfig = msgspec.field(default_factory=SchedulerConfig)
+    default_models: bool = True  # the installed plugins' own models, beside [[models]] and pulled
     models: list[ModelSpec] = msgspec.field(default_factory=list)
 
 

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import pluggy
+import structlog
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -41,7 +42,9 @@ def build_services(
 ) -> Services:
     pm = pm or make_plugin_manager()
     packs = Packs(pm)
-    registry = Registry(packs.backends, config.models)
+    registry = Registry.for_config(packs.backends, config)
+    for line in registry.skipped:  # the server starts without them
+        structlog.get_logger(__name__).warning(line)
     metrics = Metrics()
     memory = MemoryManager(packs, config.memory, probe, metrics)
     return Services(

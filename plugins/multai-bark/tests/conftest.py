@@ -45,6 +45,7 @@ def write_config(folder: Path, model_path: Path, mute_path: Path) -> Path:
     config = folder / "multai.toml"
     config.write_text(
         f"""
+default_models = false  # these models only: no other installed plugin's defaults
 [server]
 log_level = "debug"
 

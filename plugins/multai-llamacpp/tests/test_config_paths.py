@@ -63,7 +63,7 @@ def test_a_gguf_deleted_after_start_is_503_naming_it(tmp_path: Path) -> None:
     link.symlink_to(gguf)
     config = tmp_path / "multai.toml"
     config.write_text(
-        f'[[models]]\nname = "chat"\nbackend = "llamacpp"\npath = "{link}"\n'
+        f'default_models = false\n[[models]]\nname = "chat"\nbackend = "llamacpp"\npath = "{link}"\n'
         "options = { n_ctx = 512, n_threads = 1 }\n"
     )
     log = tmp_path / "server.log"

@@ -19,6 +19,7 @@ def test_llama_cpp_log_stays_out_of_stderr(tmp_path: Path, level: str) -> None:
     config = tmp_path / "multai.toml"
     config.write_text(
         f"""
+default_models = false
 [[models]]
 name = "smollm2"
 backend = "llamacpp"

@@ -42,7 +42,7 @@ def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_config(path: Path, model_dir: Path, server: dict[str, object] | None = None) -> Path:
-    lines = ["[server]", f"max_images_per_request = {MAX_IMAGES}"]
+    lines = ["default_models = false", "[server]", f"max_images_per_request = {MAX_IMAGES}"]
     for key, value in (server or {}).items():
         rendered = str(value).lower() if isinstance(value, bool) else repr(value)
         lines.append(f"{key} = {rendered}")

@@ -40,7 +40,8 @@ def _toml_value(value: Any) -> str:
 
 
 def write_config(path: Path, models: list[dict[str, Any]], server: dict[str, Any]) -> Path:
-    lines = ["[server]", *(f"{k} = {_toml_value(v)}" for k, v in server.items())]
+    lines = ["default_models = false", "[server]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in server.items()]
     for model in models:
         lines += ["", "[[models]]", *(f"{k} = {_toml_value(v)}" for k, v in model.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
