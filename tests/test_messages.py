@@ -346,6 +346,22 @@ def test_a_prefill_the_backend_cannot_continue_is_a_400(
     for messages, says in (
         ([question, {"role": "assistant", "content": "The"}], "cannot continue"),
         ([question], "last message to be the assistant's"),
+        (
+            [
+                question,
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                },
+            ],
+            "without tool calls",
+        ),
     ):
         with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(

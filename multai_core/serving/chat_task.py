@@ -44,10 +44,11 @@ def check(req: wire.ChatCompletionRequest) -> None:
             f"tool_choice names {choice.function.name!r}, which is not in tools",
             param="tool_choice",
         )
-    if req.continue_final_message and req.messages[-1].role != "assistant":
+    final = req.messages[-1]
+    if req.continue_final_message and (final.role != "assistant" or final.tool_calls):
         raise InvalidRequest(
-            "continue_final_message needs the last message to be the assistant's (the start "
-            "of the answer).",
+            "continue_final_message needs the last message to be the assistant's text (the "
+            "start of the answer), without tool calls.",
             param="continue_final_message",
         )
     if req.top_logprobs and not req.logprobs:
