@@ -308,3 +308,17 @@ def test_the_server_and_the_cli_do_not_import_huggingface_hub() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_progress_on_a_terminal_redraws_one_line_with_rate_and_eta() -> None:
+    from multai_core.store.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(out, 4 * MiB, terminal=True)
+    progress.start_file("a.gguf", 4 * MiB)
+    progress.advance(MiB)
+    progress.end_file()
+    text = out.getvalue()
+    assert text.startswith("\r\x1b[Ka.gguf 25% 1.0 MiB/4.0 MiB; total 1.0 MiB/4.0 MiB, ")
+    assert "MiB/s, ETA 0:00:" in text
+    assert text.count("\n") == 1 and "\r\x1b[Ka.gguf: done, 4.0 MiB; total 1.0 MiB/4.0 MiB" in text

@@ -57,7 +57,7 @@ class Progress:
             quarter = 4 * self._file_done // self._file_size
             if quarter > self._quarter and quarter < 4:
                 self._quarter = quarter
-                self._line(f"{self._file}: {self._status()}")
+                self._line(self._status())
 
     def end_file(self) -> None:
         if self.terminal:
