@@ -142,6 +142,16 @@ def test_embeddings_and_completions_batches(base_url: str) -> None:
     body = _lines_of(client, done.output_file_id)[0]["response"]["body"]
     validate("CreateCompletionResponse", body)
     assert body["choices"][0]["text"] == "one two"
+    batch = _start(
+        client,
+        [_line("r1", {"model": "echo", "input": "three four"}, "/v1/responses")],
+        "/v1/responses",
+    )
+    done = _wait(client, batch.id)
+    body = _lines_of(client, done.output_file_id)[0]["response"]["body"]
+    validate("Response", body)
+    assert body["output"][0]["content"][0]["text"] == "three four"
+    assert client.responses.retrieve(body["id"]).id == body["id"]  # stored, as by the endpoint
 
 
 def test_failing_lines_go_to_the_error_file_with_the_endpoints_error(base_url: str) -> None:
