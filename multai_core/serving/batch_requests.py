@@ -84,7 +84,7 @@ async def run(
         job = await responses.start(services, prepared, request_id)
         started(job)
         response = await responses.complete(job, prepared)
-        if keep is not None:
+        if keep is not None and not job.cancel_event.is_set():  # a line cut short runs again
             await keep(response)
         return _encode(response)
     raise InvalidRequest(f"A batch cannot run requests to {url}.", param="url")
