@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from multai_core.config import Config
 
@@ -23,15 +24,17 @@ def _models(_: argparse.Namespace, config: Config) -> int:
     from multai_core.registry import Registry
 
     packs = Packs(make_plugin_manager())
-    registry = Registry(packs.backends, config.models)
+    registry = Registry.for_config(packs.backends, config)
+    for line in registry.skipped:
+        print(f"multai: {line}", file=sys.stderr)
     memory = MemoryManager(packs, config.memory)
     if not registry.models:
         print(
             "no models: install a plugin (e.g. multai-llamacpp[default-model])"
-            " or configure [[models]]"
+            ", configure [[models]] or `multai pull` one"
         )
         return 0
-    print(f"{'MODEL':32} {'BACKEND':12} {'ESTIMATE':>10}  {'PLACEMENT':24} ALIASES")
+    print(f"{'MODEL':32} {'BACKEND':12} {'ESTIMATE':>10}  {'PLACEMENT':24} {'SOURCE':8} ALIASES")
     for spec in registry.models.values():
         try:
             estimate, placement = memory.plan(spec)
@@ -42,7 +45,8 @@ def _models(_: argparse.Namespace, config: Config) -> int:
         except Exception as exc:
             size, where = "?", f"estimate failed: {type(exc).__name__}"
         aliases = ", ".join(spec.aliases) or "-"
-        print(f"{spec.name:32} {spec.backend:12} {size:>10}  {where:24} {aliases}")
+        source = registry.sources[spec.name]
+        print(f"{spec.name:32} {spec.backend:12} {size:>10}  {where:24} {source:8} {aliases}")
     return 0
 
 
