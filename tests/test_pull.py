@@ -6,7 +6,7 @@ import argparse
 import hashlib
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from multai_core.engine.packs import Packs
 from multai_core.plugins import make_plugin_manager
 from multai_core.store.catalog import PullRefused
 from multai_core.store.manifest import ModelStore, PulledModel
+from multai_core.store.preflight import assessor
 from multai_core.store.pull import PullOptions, pull
 from multai_core.testing.fake_hub import FakeHub
 from tests.conftest import CPU_ONLY, make_server
@@ -55,11 +56,11 @@ def store(tmp_path: Path) -> ModelStore:
     return ModelStore(tmp_path / "models")
 
 
-def echo_packs(ram_budget: int | None = None) -> tuple[Packs, MemoryManager]:
+def echo_packs(ram_budget: int | None = None) -> tuple[Collection[str], MemoryManager]:
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(EchoPlugin(), name="echo")
     packs = Packs(pm)
-    return packs, MemoryManager(
+    return packs.hooks.keys(), MemoryManager(
         packs, MemoryConfig(ram_budget_bytes=ram_budget), probe=lambda: CPU_ONLY
     )
 
@@ -75,7 +76,7 @@ def run_pull(
         reference,
         store,
         options or PullOptions(),
-        assess=pull_cli.assessor(*echo_packs(ram_budget)),
+        assess=assessor(*echo_packs(ram_budget)),
         confirm=None,
         out=out,
     )

@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING
 from multai_core.config import Config, models_dir
 
 if TYPE_CHECKING:
-    from multai_core.engine.memory import MemoryManager
-    from multai_core.engine.packs import Packs
     from multai_core.plugin_api.types import ModelSpec
-    from multai_core.store.pull import Assessment
+    from multai_core.store.preflight import Assessment
 
 ORDER = 15  # after models
 
@@ -82,31 +80,7 @@ def _assessor(config: Config) -> Callable[[ModelSpec], Assessment]:
     from multai_core.engine.memory import MemoryManager
     from multai_core.engine.packs import Packs
     from multai_core.plugins import make_plugin_manager
+    from multai_core.store.preflight import assessor
 
     packs = Packs(make_plugin_manager())
-    return assessor(packs, MemoryManager(packs, config.memory))
-
-
-def assessor(packs: Packs, memory: MemoryManager) -> Callable[[ModelSpec], Assessment]:
-    """The installed plugins' estimate and this machine's placement, in one line."""
-    from multai_core.store.pull import Assessment
-
-    def assess(spec: ModelSpec) -> Assessment:
-        if spec.backend not in packs.hooks:
-            return Assessment(
-                f"backend {spec.backend} is not installed here (pip install "
-                f"multai-{spec.backend}): no memory estimate",
-                fits=True,
-            )
-        try:
-            estimate, placement = memory.plan(spec)
-        except Exception as exc:  # a plugin's estimate on a stand-in: report, do not stop
-            return Assessment(f"no memory estimate: {type(exc).__name__}: {exc}"[:300], True)
-        need = f"needs {estimate.cpu_bytes / 2**20:.0f} MiB of RAM on the CPU"
-        if estimate.gpu_bytes:
-            need += f", {estimate.gpu_bytes / 2**20:.0f} MiB on a GPU"
-        if placement is None:
-            return Assessment(f"{need}; does not fit in the memory free now", fits=False)
-        return Assessment(f"{need}; would load on {placement.kind} ({placement.device})", True)
-
-    return assess
+    return assessor(packs.hooks.keys(), MemoryManager(packs, config.memory))

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import shutil
 import struct
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from multai_core.plugin_api.types import MemoryEstimate, ModelSpec, Placement
 from multai_core.store.catalog import PullRefused
 from multai_core.store.hub import Snapshot, read_range
 
@@ -131,3 +135,42 @@ def gguf_header_end(data: bytes) -> int | None:
     except _Short:
         return None
     return pos
+
+
+class Planner(Protocol):
+    """The memory manager, as far as a pull needs it."""
+
+    def plan(self, spec: ModelSpec) -> tuple[MemoryEstimate, Placement | None]: ...
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the memory planner says about a model: one line for the user, and whether it fits."""
+
+    text: str
+    fits: bool
+
+
+def assessor(installed: Collection[str], planner: Planner) -> Callable[[ModelSpec], Assessment]:
+    """The installed plugins' estimate and this machine's placement, in one line.
+    ``installed``: the backends that have a plugin here."""
+
+    def assess(spec: ModelSpec) -> Assessment:
+        if spec.backend not in installed:
+            return Assessment(
+                f"backend {spec.backend} is not installed here (pip install "
+                f"multai-{spec.backend}): no memory estimate",
+                fits=True,
+            )
+        try:
+            estimate, placement = planner.plan(spec)
+        except Exception as exc:  # a plugin's estimate on a stand-in: report, do not stop
+            return Assessment(f"no memory estimate: {type(exc).__name__}: {exc}"[:300], True)
+        need = f"needs {estimate.cpu_bytes / 2**20:.0f} MiB of RAM on the CPU"
+        if estimate.gpu_bytes:
+            need += f", {estimate.gpu_bytes / 2**20:.0f} MiB on a GPU"
+        if placement is None:
+            return Assessment(f"{need}; does not fit in the memory free now", fits=False)
+        return Assessment(f"{need}; would load on {placement.kind} ({placement.device})", True)
+
+    return assess

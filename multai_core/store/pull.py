@@ -17,18 +17,10 @@ from multai_core.plugin_api.types import ModelSpec
 from multai_core.store.catalog import PullRefused, Selection, Wanted, select, sniff_config, wanted
 from multai_core.store.hub import INCOMPLETE, Snapshot, download, read_range, snapshot
 from multai_core.store.manifest import ModelStore, PulledModel, name_problem
-from multai_core.store.preflight import check_disk, stand_in
+from multai_core.store.preflight import Assessment, check_disk, stand_in
 from multai_core.store.progress import Progress
 
 CONFIG_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """What the memory planner says about a model: one line for the user, and whether it fits."""
-
-    text: str
-    fits: bool
 
 
 @dataclass

@@ -11,11 +11,11 @@ import pytest
 from multai_llamacpp.default_model import default_models
 from openai import OpenAI
 
-from multai_core.cli.pull import assessor
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.packs import Packs
 from multai_core.plugins import make_plugin_manager
 from multai_core.store.manifest import ModelStore
+from multai_core.store.preflight import assessor
 from multai_core.store.pull import PullOptions, pull
 from multai_core.testing.fake_hub import FakeHub
 from multai_core.testing.server import multai_process
@@ -42,7 +42,7 @@ def test_a_pulled_gguf_is_estimated_from_its_header_then_served(
             "acme/SmolLM2-135M-Instruct-GGUF",
             store,
             PullOptions(name="smollm2-pulled", yes=True),
-            assess=assessor(packs, MemoryManager(packs)),
+            assess=assessor(packs.hooks.keys(), MemoryManager(packs)),
             confirm=None,
             out=out,
         )
