@@ -7,8 +7,9 @@ import json
 import msgspec
 import pytest
 from conftest import SYSTEM, run
+from multai_llamacpp.chat_template import ChatTemplate
 
-from multai_core.plugin_api import ChatTask, Placement
+from multai_core.plugin_api import ChatTask, InvalidRequest, Placement
 
 NATIVE_TOOLS_TEMPLATE = (
     "{% if tools %}<|im_start|>system\nTools:\n{% for t in tools %}{{ t.function.name }}: "
@@ -88,3 +89,35 @@ def test_native_template_gets_the_tool_list_not_the_hermes_block(native_handle):
     assert mode == "auto"
     assert "Tools:\nlookup: Look a word up" in prompt
     assert "<tools>" not in prompt
+
+
+def _chatml(messages, _tools):
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n", ["<|im_end|>"]
+
+
+def test_a_final_assistant_message_is_left_open_to_continue():
+    template = ChatTemplate(name="chatml", renderer=_chatml, native_tools=False)
+    messages = [
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "My favourite is"},
+    ]
+    prompt, stops = template.render(messages, None, continue_final=True)
+    assert prompt == (
+        "<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\nMy favourite is"
+    )
+    assert stops == ["<|im_end|>"]
+    finished, _ = template.render(messages, None)
+    assert finished.endswith("My favourite is<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_a_template_that_drops_the_final_message_cannot_continue_it():
+    def users_only(messages, tools):
+        return _chatml([m for m in messages if m["role"] == "user"], tools)
+
+    template = ChatTemplate(name="users-only", renderer=users_only, native_tools=False)
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hel"}]
+    with pytest.raises(InvalidRequest, match="cannot be continued"):
+        template.render(messages, None, continue_final=True)
+    with pytest.raises(InvalidRequest, match="Only a final assistant message"):
+        template.render(messages[:1], None, continue_final=True)
