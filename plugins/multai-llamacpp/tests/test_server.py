@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     config = folder / "multai.toml"
     config.write_text(
         f"""
+default_models = false  # this entry only (it takes the default's alias "smollm2")
 [[models]]
 name = "{MODEL}"
 backend = "llamacpp"
