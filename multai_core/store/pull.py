@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import msgspec
 
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.store.catalog import PullRefused, Selection, Wanted, select, sniff_config, wanted
@@ -149,3 +152,68 @@ def _assess(
 def _remove_stale(folder: Path, old: tuple[str, ...], new: tuple[str, ...]) -> None:
     for path in set(old) - set(new):
         (folder / path).unlink(missing_ok=True)
+
+
+class _JsonLines:
+    """The worker's stdout: each line of text becomes {"line": ...}."""
+
+    def __init__(self) -> None:
+        self._part = ""
+
+    def write(self, text: str) -> int:
+        self._part += text
+        *lines, self._part = self._part.split("\n")
+        for line in lines:
+            if line:
+                _emit({"line": line})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _ask_parent(spec: ModelSpec) -> Assessment:
+    """The server holds the memory manager: it answers for the stand-in on stdin."""
+    _emit({"assess": msgspec.to_builtins(spec)})
+    answer = json.loads(sys.stdin.readline() or "{}")
+    return Assessment(str(answer.get("text", "no memory estimate")), bool(answer.get("fits", True)))
+
+
+def worker_main(argv: list[str]) -> int:
+    """A pull for the server, in a process of its own (the server's is offline by design):
+    argv[0] is {"model", "name", "backend", "update", "yes", "models_dir"} as JSON; stdout
+    carries JSON lines (line, assess, done, error)."""
+    request = json.loads(argv[0])
+    options = PullOptions(
+        name=request.get("name"),
+        backend=request.get("backend"),
+        yes=bool(request.get("yes")),
+        update=bool(request.get("update")),
+    )
+    try:
+        model = pull(
+            str(request["model"]),
+            ModelStore(Path(request["models_dir"])),
+            options,
+            assess=_ask_parent,
+            confirm=None,
+            out=_JsonLines(),  # type: ignore[arg-type]
+            terminal=False,
+        )
+    except PullRefused as exc:
+        _emit({"error": str(exc)})
+        return 1
+    _emit({"done": msgspec.to_builtins(model)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1:]))
