@@ -323,3 +323,110 @@ def test_progress_on_a_terminal_redraws_one_line_with_rate_and_eta() -> None:
     assert text.startswith("\r\x1b[Ka.gguf 25% 1.0 MiB/4.0 MiB; total 1.0 MiB/4.0 MiB, ")
     assert "MiB/s, ETA 0:00:" in text
     assert text.count("\n") == 1 and "\r\x1b[Ka.gguf: done, 4.0 MiB; total 1.0 MiB/4.0 MiB" in text
+
+
+def _pull_events(base_url: str, body: dict[str, object], key: str = "unused") -> list[object]:
+    import json
+
+    import httpx
+
+    events: list[object] = []
+    with httpx.stream(
+        "POST",
+        f"{base_url}/v1/models/pull",
+        json=body,
+        headers={"authorization": f"Bearer {key}"},
+        timeout=60,
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = line[len("data: ") :]
+                events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def test_the_pull_endpoint_streams_progress_then_serves_and_deletes_the_model(
+    hub: FakeHub, tmp_path: Path
+) -> None:
+    import openai
+    from openai import OpenAI
+
+    hub.add_commit("acme/echo-weights", {"model.safetensors": safetensors_file(300_000)})
+    config = Config(server=ServerConfig(models_dir=str(tmp_path / "models")))
+    with make_server(EchoPlugin(), config) as base_url:
+        client = OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+        body = {"model": "acme/echo-weights:*.safetensors", "name": "api-echo", "backend": "echo"}
+        events = _pull_events(base_url, body)
+        assert events[-1] == "[DONE]"
+        done = events[-2]
+        assert isinstance(done, dict) and done["status"] == "done", events
+        assert done["model"]["id"] == "api-echo" and done["model"]["served"] is True
+        lines = [e["message"] for e in events[:-2] if isinstance(e, dict)]
+        assert any("model.safetensors: done" in line for line in lines), lines
+        # served at once, no restart
+        assert "api-echo" in [m.id for m in client.models.list()]
+        reply = client.chat.completions.create(
+            model="api-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=4
+        )
+        assert reply.model == "api-echo"
+
+        deleted = client.models.delete("api-echo")
+        assert (deleted.id, deleted.deleted) == ("api-echo", True)
+        assert "api-echo" not in [m.id for m in client.models.list()]
+        assert ModelStore(tmp_path / "models").entries() == []
+        with pytest.raises(openai.NotFoundError):
+            client.models.delete("api-echo")
+        with pytest.raises(openai.ConflictError, match="only pulled models can be deleted"):
+            client.models.delete("echo")  # the plugin's own model
+
+
+def test_the_pull_endpoint_refuses_bad_names_and_reports_hub_errors_in_the_stream(
+    hub: FakeHub, tmp_path: Path
+) -> None:
+    import httpx
+
+    config = Config(server=ServerConfig(models_dir=str(tmp_path / "models")))
+    with make_server(EchoPlugin(), config) as base_url:
+        response = httpx.post(f"{base_url}/v1/models/pull", json={"model": "sdxl-turb"})
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["param"] == "model" and "Did you mean sdxl-turbo" in error["message"]
+        events = _pull_events(base_url, {"model": "acme/missing"})
+        assert events[-1] == "[DONE]"
+        assert events[-2] == {
+            "object": "model.pull",
+            "status": "error",
+            "error": {
+                "message": f"repository acme/missing not found at {hub.url} (check the "
+                "name; a private or gated repository needs HF_TOKEN)"
+            },
+        }
+
+
+def test_pulling_and_deleting_need_an_admin_key(hub: FakeHub, tmp_path: Path) -> None:
+    import httpx
+    import openai
+    from openai import OpenAI
+
+    from multai_core.config import ApiKeyEntry
+
+    server = ServerConfig(
+        models_dir=str(tmp_path / "models"),
+        api_keys=[ApiKeyEntry(key="user-key"), ApiKeyEntry(key="admin-key", admin=True)],
+    )
+    with make_server(EchoPlugin(), Config(server=server)) as base_url:
+        response = httpx.post(
+            f"{base_url}/v1/models/pull",
+            json={"model": "whisper-tiny"},
+            headers={"authorization": "Bearer user-key"},
+        )
+        assert response.status_code == 403
+        assert "admin API key" in response.json()["error"]["message"]
+        user = OpenAI(base_url=f"{base_url}/v1", api_key="user-key", max_retries=0)
+        with pytest.raises(openai.PermissionDeniedError):
+            user.models.delete("echo")
+        admin = OpenAI(base_url=f"{base_url}/v1", api_key="admin-key", max_retries=0)
+        with pytest.raises(openai.ConflictError):
+            admin.models.delete("echo")
