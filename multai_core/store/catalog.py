@@ -55,7 +55,9 @@ CATALOG: dict[str, CatalogEntry] = {
         for size in ("tiny", "tiny.en", "base", "base.en", "small", "medium", "large-v3")
     },
     "bark-small": CatalogEntry("bark", "suno/bark-small", about="text to speech"),
-    "sdxl-turbo": CatalogEntry("sdxl", "stabilityai/sdxl-turbo", about="images, 1-4 steps"),
+    "sdxl-turbo": CatalogEntry(
+        "sdxl", "stabilityai/sdxl-turbo", about="text to image in 1-4 steps"
+    ),
     "llava-1.5-7b": CatalogEntry("llava", "llava-hf/llava-1.5-7b-hf", about="vision chat"),
 }
 
@@ -94,12 +96,17 @@ def wanted(name: str) -> Wanted:
         if file and _quantization(file):
             default = f"{default}:{file.lower()}"
         return Wanted(repo, file, match["rev"], None, None, {}, default)
-    close = difflib.get_close_matches(name.lower(), CATALOG, n=3, cutoff=0.5)
+    names = [n for n in CATALOG if ":" in name or ":" not in n]  # quantizations when asked
+    close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise PullRefused(
         f"{name!r} is neither a catalog name nor a hub reference (owner/repo[:file][@revision])."
         f"{hint} `multai pull --help` lists the catalog."
     )
+
+
+def human_size(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _quantization(text: str) -> bool:

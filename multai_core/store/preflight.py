@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from multai_core.plugin_api.types import MemoryEstimate, ModelSpec, Placement
-from multai_core.store.catalog import PullRefused
+from multai_core.store.catalog import PullRefused, human_size
 from multai_core.store.hub import Snapshot, read_range
 
 SMALL_FILE_BYTES = 4 * 1024 * 1024  # config and tokenizer files: fetched whole
@@ -36,8 +36,8 @@ def check_disk(need: int, folder: Path, free: int | None = None) -> None:
     free = free_bytes(folder) if free is None else free
     if need > free:
         raise PullRefused(
-            f"the model needs {need / 2**30:.2f} GiB but the disk under {folder} has "
-            f"{free / 2**30:.2f} GiB free: free some space or set [server].models_dir elsewhere"
+            f"the model needs {human_size(need)} but the disk under {folder} has "
+            f"{human_size(free)} free: free some space or set [server].models_dir elsewhere"
         )
 
 

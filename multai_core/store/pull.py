@@ -17,7 +17,15 @@ from typing import Any, TextIO
 import msgspec
 
 from multai_core.plugin_api.types import ModelSpec
-from multai_core.store.catalog import PullRefused, Selection, Wanted, select, sniff_config, wanted
+from multai_core.store.catalog import (
+    PullRefused,
+    Selection,
+    Wanted,
+    human_size,
+    select,
+    sniff_config,
+    wanted,
+)
 from multai_core.store.hub import INCOMPLETE, Snapshot, download, read_range, snapshot
 from multai_core.store.manifest import ModelStore, PulledModel, name_problem
 from multai_core.store.preflight import Assessment, check_disk, stand_in
@@ -81,7 +89,7 @@ def pull(
     check_disk(size, store.root, options.free_disk)
     out.write(
         f"{model_name}: {choice.backend} model from {want.repo}@{snap.revision[:12]}, "
-        f"{len(choice.files)} file(s), {size / 2**30:.2f} GiB\n"
+        f"{len(choice.files)} file(s), {human_size(size)}\n"
     )
     verdict = _assess(snap, choice, model_name, want, assess)
     out.write(f"  {verdict.text}\n")
