@@ -430,3 +430,35 @@ def test_pulling_and_deleting_need_an_admin_key(hub: FakeHub, tmp_path: Path) ->
         admin = OpenAI(base_url=f"{base_url}/v1", api_key="admin-key", max_retries=0)
         with pytest.raises(openai.ConflictError):
             admin.models.delete("echo")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs (needs root or a user namespace that may mount; skipped otherwise)."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()[:100]}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_disk_that_fills_during_the_download_leaves_no_file_and_no_model(
+    hub: FakeHub, small_tmpfs: Path
+) -> None:
+    hub.add_commit("acme/Tiny-GGUF", {"tiny-Q4_K_M.gguf": tiny_gguf(2 * MiB)})
+    store = ModelStore(small_tmpfs / "models")
+    # the free space looked large enough when the pull was planned (another writer took it)
+    with pytest.raises(PullRefused, match=r"the disk under .* is full: .* nothing was recorded"):
+        run_pull("acme/Tiny-GGUF", store, PullOptions(free_disk=10 * MiB))
+    assert store.entries() == []
+    assert [p for p in small_tmpfs.rglob("*") if p.is_file()] == []
