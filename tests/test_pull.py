@@ -350,6 +350,7 @@ def _pull_events(base_url: str, body: dict[str, object], key: str = "unused") ->
 def test_the_pull_endpoint_streams_progress_then_serves_and_deletes_the_model(
     hub: FakeHub, tmp_path: Path
 ) -> None:
+    import httpx
     import openai
     from openai import OpenAI
 
@@ -380,6 +381,9 @@ def test_the_pull_endpoint_streams_progress_then_serves_and_deletes_the_model(
             client.models.delete("api-echo")
         with pytest.raises(openai.ConflictError, match="only pulled models can be deleted"):
             client.models.delete("echo")  # the plugin's own model
+        allowed = httpx.options(f"{base_url}/v1/models/echo").headers["allow"]
+        assert allowed == "DELETE, GET, OPTIONS"
+        assert httpx.options(f"{base_url}/v1/models/pull").headers["allow"] == "OPTIONS, POST"
 
 
 def test_the_pull_endpoint_refuses_bad_names_and_reports_hub_errors_in_the_stream(

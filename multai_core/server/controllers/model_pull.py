@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from litestar import Controller, delete, post
+from litestar import Controller, Response, delete, post, route
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -204,3 +204,9 @@ class ModelPullController(Controller):
         _reload(services)
         services.memory.unload(model, reason="deleted")
         return DeletedModel(id=model)
+
+    # GET /v1/models/{model} lives in ModelsController: Litestar's own OPTIONS answer for a
+    # path served by two controllers lists only one of them
+    @route("/{model:str}", http_method="OPTIONS", include_in_schema=False)
+    async def allowed_on_a_model(self) -> Response[None]:
+        return Response(None, status_code=204, headers={"allow": "DELETE, GET, OPTIONS"})
