@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai import OpenAI
@@ -250,6 +251,8 @@ def test_list_pages_newest_first(base_url: str) -> None:
     assert [b.id for b in rest.data] == [ids[0]]
     assert not rest.has_more
     assert [b.id for b in client.batches.list()] == ids[::-1]  # the SDK's own paging
+    allowed = httpx.options(f"{base_url}/v1/batches", headers={"authorization": "Bearer key-alice"})
+    assert allowed.headers["allow"] == "GET, OPTIONS, POST"
 
 
 def test_per_key_limit_on_open_batches(echo_plugin: EchoPlugin, tmp_path: Path) -> None:

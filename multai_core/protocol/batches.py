@@ -23,10 +23,20 @@ MetadataKey = Annotated[str, msgspec.Meta(max_length=64)]
 MetadataValue = Annotated[str, msgspec.Meta(max_length=512)]
 
 
+# plain strings, checked by serving, so that a wrong value gets a message listing the right ones
+BatchEndpoint = Annotated[
+    str,
+    msgspec.Meta(
+        description="/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses"
+    ),
+]
+CompletionWindow = Annotated[str, msgspec.Meta(description="24h, the only window OpenAI accepts")]
+
+
 class BatchCreateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     input_file_id: str
-    endpoint: str
-    completion_window: str
+    endpoint: BatchEndpoint
+    completion_window: CompletionWindow
     metadata: Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=16)] | None = None
     output_expires_after: dict[str, object] | None = None
 
