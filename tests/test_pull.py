@@ -281,6 +281,15 @@ def test_update_fetches_the_newest_revision_and_drops_old_files(
         run_pull("acme/Tiny-GGUF", store)
 
 
+def test_update_keeps_the_quantization_that_was_pulled(hub: FakeHub, store: ModelStore) -> None:
+    files = {"tiny-Q4_K_M.gguf": tiny_gguf(1000), "tiny-Q8_0.gguf": tiny_gguf(2000)}
+    hub.add_commit("acme/Tiny-GGUF", files)
+    run_pull("acme/Tiny-GGUF:Q8_0", store)
+    hub.add_commit("acme/Tiny-GGUF", {**files, "tiny-Q8_0.gguf": tiny_gguf(3000, b"new")})
+    updated, _ = run_pull("tiny:q8_0", store, PullOptions(update=True))
+    assert updated.files == ("tiny-Q8_0.gguf",) and updated.size_bytes == 3000
+
+
 def test_offline_and_unreachable_hubs_say_what_to_do(
     hub: FakeHub, store: ModelStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

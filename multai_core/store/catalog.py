@@ -190,7 +190,7 @@ def _choose_gguf(ggufs: list[str], want: Wanted) -> str:
     matches = [p for p in matches if not re.search(r"-0000[2-9]-of-", p)]  # split: the first
     if len(matches) == 1:
         return matches[0]
-    tags = sorted({_tag(p) for p in ggufs})
+    tags = sorted({gguf_quantization(p) for p in ggufs})
     if not matches:
         raise PullRefused(
             f"{want.repo} has no GGUF file for {wanted_file or DEFAULT_QUANTIZATION!r}; "
@@ -202,7 +202,8 @@ def _choose_gguf(ggufs: list[str], want: Wanted) -> str:
     )
 
 
-def _tag(path: str) -> str:
+def gguf_quantization(path: str) -> str:
+    """The quantization tag at the end of a GGUF file's name (``Q4_K_M``)."""
     stem = path.rsplit("/", 1)[-1][: -len(".gguf")]
     return re.split(r"[-.]", stem)[-1]
 

@@ -21,6 +21,7 @@ from multai_core.store.catalog import (
     PullRefused,
     Selection,
     Wanted,
+    gguf_quantization,
     human_size,
     select,
     sniff_config,
@@ -61,8 +62,11 @@ def pull(
         if previous is None:
             raise PullRefused(f"{reference} is not a pulled model: `multai list` shows them")
         want = wanted(previous.catalog or previous.source)
+        file = want.file
+        if file is None and previous.backend == "llamacpp" and previous.files:
+            file = gguf_quantization(previous.files[0])  # the same quantization, newer
         want = Wanted(
-            want.repo, want.file, None, previous.backend, want.catalog, want.options, reference
+            want.repo, file, None, previous.backend, want.catalog, want.options, reference
         )
         model_name = previous.name
     else:
