@@ -46,7 +46,13 @@ def safetensors_file(size: int) -> bytes:
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     with FakeHub() as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        # a server made earlier in this process set the offline switches (create_app), and
+        # huggingface_hub reads them once, on import
+        from huggingface_hub import constants
+
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
         yield fake
 
