@@ -83,6 +83,7 @@ class BatchRunner:
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _paused_until: float = 0.0
+    _busy: bool = False  # the last look found a batch that has not ended
 
     @property
     def store(self) -> BatchStore:
@@ -117,7 +118,8 @@ class BatchRunner:
     def _on_job(self, job: Job) -> None:
         if job.priority < 2 and job.state == "queued":
             self._preempt_for(job)
-        self._wakeup.set()
+        if self._busy:  # with no batch to run, requests cost the runner nothing
+            self._wakeup.set()
 
     def _preempt_for(self, job: Job) -> None:
         resident = self.services.memory.resident.get(job.spec.name)
@@ -157,6 +159,7 @@ class BatchRunner:
 
     async def _tick(self) -> None:
         batches = await asyncio.to_thread(self.store.unfinished)
+        self._busy = bool(batches)
         now = time.time()
         running: list[StoredBatch] = []
         for stored in batches:
