@@ -21,7 +21,10 @@ from openai import OpenAI
 from openai.types import Batch
 
 from multai_core.config import ApiKeyEntry, Config, ServerConfig
-from multai_core.serving.batch_store import BatchStore
+from multai_core.plugin_api.principal import Principal
+from multai_core.protocol.batches import Batch as StoredBatchObject
+from multai_core.protocol.batches import RequestCounts
+from multai_core.serving.batch_store import BatchStore, PendingLine
 from multai_core.testing.openai_spec import validate
 from multai_core.testing.server import free_port, wait_until_healthy
 from tests.conftest import make_server
@@ -440,3 +443,32 @@ def test_a_batch_past_its_window_ends_expired_with_its_finished_results(
         errors = _lines_of(client, done.error_file_id)
         assert {e["error"]["code"] for e in errors} == {"batch_expired"}
         assert len(finished) + len(errors) == 30
+
+
+def test_the_store_keeps_a_lines_first_result_only(tmp_path: Path) -> None:
+    store = BatchStore(tmp_path)
+    batch = StoredBatchObject(
+        id="batch_1",
+        object="batch",
+        endpoint="/v1/chat/completions",
+        input_file_id="file-1",
+        completion_window="24h",
+        status="validating",
+        created_at=1,
+        request_counts=RequestCounts(),
+    )
+    store.create("alice", Principal(id="alice"), batch)
+    batch.status = "in_progress"
+    lines = [PendingLine(line=i, custom_id=f"c{i}", body=b"{}") for i in range(3)]
+    assert store.begin_lines(batch, lines)
+    assert not store.begin_lines(batch, lines)  # no longer validating: nothing is replaced
+    assert [p.line for p in store.pending("batch_1", exclude={0}, limit=5)] == [1, 2]
+    assert store.finish_line("batch_1", 1, "done", b'{"first": true}')
+    assert not store.finish_line("batch_1", 1, "failed", b'{"second": true}')
+    store.close()
+    reopened = BatchStore(tmp_path)  # what a new process reads
+    assert reopened.lines("batch_1")[1] == (1, "c1", "done", b'{"first": true}')
+    counts = reopened.counts("batch_1")
+    assert (counts.total, counts.completed, counts.failed) == (3, 1, 0)
+    assert reopened.open_count("alice") == 1 and reopened.open_count("bob") == 0
+    assert oct(os.stat(tmp_path / "batches.sqlite3").st_mode & 0o777) == "0o600"
