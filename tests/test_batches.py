@@ -84,6 +84,17 @@ def _lines_of(client: OpenAI, file_id: str | None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line]
 
 
+def _metrics_show(client: OpenAI, base_url: str, line: str, timeout: float = 5) -> str:
+    """The /metrics text once it has ``line`` (the runner measures after each look)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = str(client.with_options(base_url=base_url).get("/metrics", cast_to=str))
+        if line in text or time.monotonic() > deadline:
+            assert line in text
+            return text
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def base_url(echo_plugin: EchoPlugin, tmp_path: Path) -> Iterator[str]:
     with make_server(echo_plugin, _config(tmp_path, max_open_batches_per_key=2)) as url:
@@ -333,8 +344,7 @@ def test_an_interactive_request_goes_before_queued_batch_lines(
         position = echo_plugin.started.index("interactive-1")
         assert echo_plugin.cancelled[:1] == [echo_plugin.started[position - 1]]
         assert took < 0.5, took
-        metrics = str(client.with_options(base_url=url).get("/metrics", cast_to=str))
-        assert 'multai_batch_lines_total{outcome="preempted"} 1.0' in metrics
+        _metrics_show(client, url, 'multai_batch_lines_total{outcome="preempted"} 1.0')
         done = _wait(client, batch.id)
         assert done.status == "completed"
         assert [o["custom_id"] for o in _lines_of(client, done.output_file_id)] == [
@@ -404,15 +414,13 @@ def test_kill_9_mid_batch_resumes_with_every_custom_id_once(tmp_path: Path) -> N
         assert [o["custom_id"] for o in output] == [f"k{i}" for i in range(30)]
         for i, o in enumerate(output):
             assert o["response"]["body"]["choices"][0]["message"]["content"] == f"{i} {words}"
-        metrics = client.with_options(base_url=base_url).get("/metrics", cast_to=str)
-        assert 'multai_batches{status="completed"} 1.0' in str(metrics)
+        _metrics_show(client, base_url, 'multai_batches{status="completed"} 1.0')
 
 
 def test_metrics_count_lines_and_batches(base_url: str) -> None:
     client = _client(base_url)
     _wait(client, _start(client, [_line("a", _chat("x")), _line("b", _chat("too long"))]).id)
-    time.sleep(1.2)  # the runner measures at each tick
-    text = str(client.with_options(base_url=base_url).get("/metrics", cast_to=str))
+    text = _metrics_show(client, base_url, 'multai_batches{status="completed"} 1.0')
     assert 'multai_batch_lines_total{outcome="done"} 1.0' in text
     assert 'multai_batch_lines_total{outcome="failed"} 1.0' in text
     assert 'multai_batches{status="completed"} 1.0' in text
