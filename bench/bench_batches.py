@@ -101,14 +101,15 @@ def wait_until_ended(client: OpenAI, batch_id: str, poll: float = 0.1) -> Batch:
         time.sleep(poll)
 
 
-def wait_until_running(client: OpenAI, batch_id: str) -> None:
-    """Until the batch has finished a line: it is past validation and holds the slots."""
+def wait_until_running(client: OpenAI, batch_id: str) -> int:
+    """Until the batch has finished a line (it is past validation and holds the slots); the
+    lines it has finished by then."""
     while True:
         batch = client.batches.retrieve(batch_id)
         if batch.status in ENDED:
             raise SystemExit(f"the batch ended as {batch.status} before the interactive load")
         if batch.request_counts and batch.request_counts.completed >= 1:
-            return
+            return batch.request_counts.completed
         time.sleep(0.1)
 
 
@@ -165,7 +166,7 @@ def main() -> None:
         alone = interactive_latencies(client, half, args.clients, args.think)
 
         background = start_batch(client, [_body(LINE_TOKENS) for _ in range(args.lines)])
-        wait_until_running(client, background.id)
+        done_before = wait_until_running(client, background.id)
         with_batch = interactive_latencies(client, args.interactive, args.clients, args.think)
         during = client.batches.retrieve(background.id)
         client.batches.cancel(background.id)
@@ -175,7 +176,7 @@ def main() -> None:
                 f"warning: the batch was {during.status} before the interactive load ended; "
                 "raise --lines"
             )
-        lines_done = during.request_counts.completed if during.request_counts else 0
+        done_after = during.request_counts.completed if during.request_counts else 0
         alone += interactive_latencies(client, args.interactive - half, args.clients, args.think)
 
         plain = plain_rate(client, args.lines, in_flight)
@@ -190,7 +191,7 @@ def main() -> None:
     print(
         f"(a) interactive latency  alone: p50 {median(alone):.3f} s  p95 {p95_alone:.3f} s | "
         f"with batch: p50 {median(with_batch):.3f} s  p95 {p95_with:.3f} s "
-        f"({lines_done} batch lines done meanwhile)"
+        f"({done_after - done_before} batch lines done meanwhile)"
     )
     print(f"    p95 with/without batch: {p95_with / p95_alone:.2f}  (target <= 1.25)")
     print(f"(b) throughput  batch: {batch:.2f} lines/s | plain requests: {plain:.2f} lines/s")
