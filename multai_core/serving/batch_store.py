@@ -10,7 +10,6 @@ briefly: callers on the event loop run them in a thread."""
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator
@@ -22,6 +21,7 @@ import msgspec
 
 from multai_core.plugin_api.principal import Principal
 from multai_core.protocol.batches import ENDED, Batch, RequestCounts
+from multai_core.serving.private_db import open_private_db
 
 LineState = Literal["pending", "done", "failed"]
 
@@ -83,13 +83,7 @@ class BatchStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            # a commit survives the process being killed; only a power cut may lose the last
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            os.chmod(self.path, 0o600)
+            db = open_private_db(self.path, _SCHEMA)
             self._db = db
         return self._db
 

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from multai_core.plugin_api.errors import InvalidRequest, MultaiError
+from multai_core.serving.private_db import open_private_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -115,10 +116,7 @@ class FileStore:
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            os.chmod(self.path, 0o600)
+            db = open_private_db(self.path, _SCHEMA)
             self._db = db
             self._sweep(db)
         return self._db

@@ -5,7 +5,6 @@ period are deleted as new ones arrive. Calls block briefly: callers run them in 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -17,6 +16,7 @@ import msgspec
 from multai_core.plugin_api.errors import MultaiError
 from multai_core.plugin_api.principal import Principal
 from multai_core.protocol import responses as api
+from multai_core.serving.private_db import open_private_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -87,11 +87,7 @@ class ResponseStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            os.chmod(self.path, 0o600)
+            db = open_private_db(self.path, _SCHEMA)
             self._db = db
         return self._db
 
