@@ -12,6 +12,7 @@ from typing import Any
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".msgpack", ".h5")
 FOLDER_SUFFIXES = (".json", ".txt", ".model", ".safetensors", ".npy", ".tiktoken", ".jinja")
 DEFAULT_QUANTIZATION = "Q4_K_M"
+PIPER_CONFIG_SUFFIX = ".json"  # a Piper voice is NAME.onnx with NAME.onnx.json beside it
 _VARIANT = re.compile(r"\.(fp16|fp32|bf16|non_ema|ema)\.safetensors$")
 
 
@@ -136,6 +137,9 @@ def select(
         return Selection("llamacpp", (chosen,), chosen)
     if backend == "llamacpp":
         raise PullRefused(f"{want.repo} has no .gguf file: llama.cpp needs one")
+    if backend == "piper" or (backend is None and _wants_a_voice(files, want.file)):
+        voice = _choose_voice(files, want)
+        return Selection("piper", (voice, voice + PIPER_CONFIG_SUFFIX), voice)
     if want.file and not _quantization(want.file):
         picked = tuple(sorted(p for p in files if fnmatch.fnmatch(p, want.file)))
         if not picked:
@@ -208,6 +212,38 @@ def gguf_quantization(path: str) -> str:
     return re.split(r"[-.]", stem)[-1]
 
 
+def _voices_matching(files: dict[str, int], file: str | None) -> list[str]:
+    """The Piper voices (an .onnx with its .onnx.json beside it) that ``file`` names: all when
+    None, by glob, or by voice name (``en_US-joe-medium``)."""
+    voices = sorted(p for p in files if p.endswith(".onnx") and p + PIPER_CONFIG_SUFFIX in files)
+    if file is None:
+        return voices
+    if _quantization(file):
+        return [v for v in voices if v.rsplit("/", 1)[-1].lower() == f"{file.lower()}.onnx"]
+    return [v for v in voices if fnmatch.fnmatch(v, file)]
+
+
+def _wants_a_voice(files: dict[str, int], file: str | None) -> bool:
+    """A repository with Piper voices, asked for one of them (or for a voice name it lacks)."""
+    if not _voices_matching(files, None):
+        return False
+    return file is None or _quantization(file) or bool(_voices_matching(files, file))
+
+
+def _choose_voice(files: dict[str, int], want: Wanted) -> str:
+    matches = _voices_matching(files, want.file)
+    if len(matches) == 1:
+        return matches[0]
+    names = [v.rsplit("/", 1)[-1].removesuffix(".onnx") for v in _voices_matching(files, None)]
+    if not names:
+        raise PullRefused(
+            f"{want.repo} has no Piper voice: Piper needs an .onnx file with its .onnx.json"
+        )
+    listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    which = "has several Piper voices" if len(matches) > 1 else f"has no voice {want.file!r}"
+    raise PullRefused(f"{want.repo} {which}: {listed}. Name one: {want.repo}:{names[0]}")
+
+
 def _is_ctranslate2(files: dict[str, int]) -> bool:
     return (
         "model.bin" in files
@@ -235,13 +271,16 @@ def _refuse_pickles_only(files: dict[str, int], picked: tuple[str, ...], repo: s
             "run any code its author put in it, so MultAI fetches safetensors only. Look for a "
             "safetensors copy of this model on the hub."
         )
-    raise PullRefused(f"{repo} has no weights MultAI can load (.gguf or .safetensors)")
+    raise PullRefused(
+        f"{repo} has no weights MultAI can load (.gguf, .safetensors, or a Piper voice: "
+        ".onnx with its .onnx.json)"
+    )
 
 
 def _ask_backend(repo: str) -> str:
     return (
         f"cannot tell which backend serves {repo} from its files: name one with --backend "
-        "(llamacpp, whisper, sdxl, bark, llava)"
+        "(llamacpp, whisper, piper, sdxl, bark, llava)"
     )
 
 
