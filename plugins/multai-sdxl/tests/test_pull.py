@@ -1,0 +1,117 @@
+"""Pull the tiny SDXL from a fake hub on loopback by its hub reference, laid out as diffusers
+repositories on the hub are (pickled and fp16 twins, a single-file checkpoint at the top), then
+`multai serve` it from the model store alone and make an image through the SDK."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import multai_sdxl.plugin
+import pytest
+from openai import OpenAI
+from PIL import Image
+from sdxl_testing import SERVER_ENV, TinyModels
+
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.packs import Packs
+from multai_core.plugins import make_plugin_manager
+from multai_core.store.manifest import ModelStore
+from multai_core.store.preflight import assessor
+from multai_core.store.pull import PullOptions, pull
+from multai_core.testing.fake_hub import FakeHub
+from multai_core.testing.server import multai_process
+
+REPO = "acme/tiny-sdxl"
+UNET = "unet/diffusion_pytorch_model"
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def downloaded(hub: FakeHub, repo: str) -> set[str]:
+    """The files fetched whole: GETs without a closed range (header reads have one)."""
+    prefix = f"/{repo}/resolve/"
+    return {
+        path.removeprefix(prefix).split("/", 1)[1]
+        for method, path, range_ in hub.requests
+        if method == "GET" and path.startswith(prefix) and (range_ is None or range_.endswith("-"))
+    }
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
+    with FakeHub() as fake:
+        # transformers imported huggingface_hub before HF_ENDPOINT pointed here: it read the
+        # endpoint then, and would fetch its agent registry from the real hub; an empty one
+        from huggingface_hub import constants
+        from huggingface_hub.utils import _detect_agent
+
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        yield fake
+
+
+def test_a_pulled_sdxl_fetches_the_pipeline_folders_only_and_is_served(
+    hub: FakeHub, tiny_models: TinyModels, tmp_path: Path
+) -> None:
+    files = folder_files(tiny_models.sdxl)
+    unet = files[f"{UNET}.safetensors"]
+    not_needed = {
+        "README.md": b"# tiny sdxl\n",
+        ".gitattributes": b"*.safetensors filter=lfs\n",
+        "tiny_sdxl_1.0.safetensors": unet,  # the single-file checkpoint for other tools
+        f"{UNET}.fp16.safetensors": unet,  # the variant a plain load does not read
+        f"{UNET}.bin": b"\x80\x04 a pickle stand-in",
+    }
+    sha = hub.add_commit(REPO, {**files, **not_needed})
+    store = ModelStore(tmp_path / "models")
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(multai_sdxl.plugin)
+    packs = Packs(pm)
+    out = io.StringIO()
+
+    model = pull(
+        REPO,
+        store,
+        PullOptions(yes=True),
+        assess=assessor(packs.hooks.keys(), MemoryManager(packs)),
+        confirm=None,
+        out=out,
+    )
+
+    # the backend comes from model_index.json (StableDiffusionXLPipeline)
+    assert (model.name, model.backend, model.revision) == ("tiny-sdxl", "sdxl", sha)
+    # the sdxl plugin's own estimate ran on the header-only stand-in
+    assert "needs" in out.getvalue() and "MiB of RAM" in out.getvalue(), out.getvalue()
+    unet_reads = hub.ranges(f"{UNET}.safetensors")
+    header_reads = [r for r in unet_reads if r is not None and not r.endswith("-")]
+    assert header_reads and all(r.startswith("bytes=0-") for r in header_reads), unet_reads
+    assert downloaded(hub, REPO) == set(files) == set(model.files)
+    assert folder_files(Path(model.path)) == files
+
+    config = tmp_path / "multai.toml"
+    config.write_text(f'default_models = false\n[server]\nmodels_dir = "{store.root}"\n')
+    with multai_process(
+        config=config,
+        log_path=tmp_path / "server.log",
+        env={**SERVER_ENV, "MULTAI_LOAD_PLUGINS": "sdxl"},
+    ) as base_url:
+        client = OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=120)
+        assert [m.id for m in client.models.list()] == ["tiny-sdxl"]
+        response = client.images.generate(model="tiny-sdxl", prompt="a red mug", size="64x64")
+    data = (response.data or [])[0].b64_json or ""
+    image = Image.open(io.BytesIO(base64.b64decode(data)))
+    assert (image.format, image.size) == ("PNG", (64, 64))
+    low, high = image.convert("L").getextrema()
+    assert low < high  # a picture, not one flat colour
