@@ -67,7 +67,9 @@ class Metrics:
         self.batch_lines = Counter(
             "multai_batch_lines_total",
             "Batch lines by outcome: done, failed (an error response), preempted (cut short "
-            "for interactive work; it runs again)",
+            "for interactive work; it runs again), protected (started in a protected lane: its "
+            "batch was starved past aging_s_priority_2, or it was preempted twice; never "
+            "preempted)",
             ["outcome"],
             registry=r,
         )

@@ -5,8 +5,18 @@ Interactive work wins: a line starts only while no priority 0/1 job is queued or
 when one is queued, the lines running on its model's device are cancelled and go back to
 pending (they run again later; counted as preempted). A line whose model is not loaded waits
 until the machine is otherwise idle, so a batch never forces a swap. At most
-[server].batch_lines_in_flight lines run at once over every batch. State lives in the batch
-store, so a restarted server resumes where the last one stopped."""
+[server].batch_lines_in_flight lines run at once over every batch.
+
+Aging keeps a steady interactive load from starving a batch: one that has had pending lines and
+finished none for [scheduler].aging_s_priority_2 seconds is starved, and gets one protected line
+at a time: it starts even while interactive work is busy (for a model not loaded too: the
+scheduler's own priority-2 aging then decides when it is worth a swap) and is never preempted.
+The batch keeps that lane, one protected line after another, until a moment when no interactive
+job is queued or running; then the rules above apply again. A line preempted twice also runs
+protected the next time its batch's lane is free, so no line loses its work forever. Protected
+lines count within batch_lines_in_flight and are counted as protected starts.
+
+State lives in the batch store, so a restarted server resumes where the last one stopped."""
 
 from __future__ import annotations
 
@@ -14,6 +24,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +43,7 @@ from multai_core.serving.services import Services
 
 log = structlog.get_logger(__name__)
 TICK_S = 1.0  # expiry and waiting lines are looked at least this often
+PROTECT_AFTER = 2  # a line preempted this often runs protected next time
 RETRY_S = 2.0  # after a line was refused for a passing reason (queue full, shutting down)
 MAX_ERRORS = 100  # validation errors reported per batch
 _encode = msgspec.json.encode
@@ -50,6 +62,7 @@ class _Line:
     pending: PendingLine
     job: Job | None = None
     task: asyncio.Task[None] | None = None
+    protected: bool = False  # never preempted (a starved batch's lane, or preempted twice)
     preempted: bool = False  # interactive work took its place: it runs again
     stopped: bool = False  # its batch was cancelled or expired
 
@@ -84,6 +97,9 @@ class BatchRunner:
     _task: asyncio.Task[None] | None = None
     _paused_until: float = 0.0
     _busy: bool = False  # the last look found a batch that has not ended
+    _progress: dict[str, float] = field(default_factory=dict)  # batch -> last line finished
+    _starved: set[str] = field(default_factory=set)  # batches holding a protected lane
+    _preemptions: Counter[tuple[str, int]] = field(default_factory=Counter)
 
     @property
     def store(self) -> BatchStore:
@@ -126,7 +142,7 @@ class BatchRunner:
         device = resident.placement.device if resident is not None else None
         for line in self._flight.values():
             running = line.job
-            if running is None or running.state != "running" or line.preempted:
+            if running is None or running.state != "running" or line.preempted or line.protected:
                 continue
             if device is None or running.device == device:
                 line.preempted = True
@@ -186,6 +202,12 @@ class BatchRunner:
 
     async def _fill(self, running: list[StoredBatch]) -> None:
         room = self.services.config.server.batch_lines_in_flight
+        scheduler = self.services.scheduler
+        if not scheduler.interactive_busy():
+            self._starved.clear()  # a quiet moment: the usual rules apply again
+        now = time.monotonic()
+        aging_s = scheduler.queue.aging_s[2]
+        may_start = now >= self._paused_until  # once one line must wait, later ones wait too
         for stored in running:
             batch = stored.batch
             mine = {line for (batch_id, line) in self._flight if batch_id == batch.id}
@@ -200,18 +222,40 @@ class BatchRunner:
                 if counts.total == counts.completed + counts.failed:
                     await self._finalize(stored)
                 continue
+            since = self._progress.setdefault(batch.id, now)
+            if pending and now - since >= aging_s:
+                self._starved.add(batch.id)
+            lane_free = now >= self._paused_until and not any(
+                line.protected for line in self._flight.values() if line.batch_id == batch.id
+            )
             for line in pending:
-                if (
-                    len(self._flight) >= room
-                    or time.monotonic() < self._paused_until
-                    or self.services.scheduler.interactive_busy()
-                    or not self._may_start(line.body)
-                ):
+                if len(self._flight) >= room:
                     return
+                preempted_often = self._preemptions[(batch.id, line.line)] >= PROTECT_AFTER
+                if lane_free and (batch.id in self._starved or preempted_often):
+                    lane_free = False
+                    self._launch(stored, line, protected=True)
+                    continue
+                may_start = (
+                    may_start and not scheduler.interactive_busy() and self._may_start(line.body)
+                )
+                if not may_start:
+                    break  # this batch may still hold a protected lane; the next may too
                 self._launch(stored, line)
+        self._forget(alive={stored.batch.id for stored in running})
 
-    def _launch(self, stored: StoredBatch, pending: PendingLine) -> None:
-        line = _Line(batch_id=stored.batch.id, pending=pending)
+    def _forget(self, alive: set[str]) -> None:
+        """Drop the aging state of batches no longer in progress."""
+        for batch_id in set(self._progress) - alive:
+            del self._progress[batch_id]
+        self._starved &= alive
+        for key in [key for key in self._preemptions if key[0] not in alive]:
+            del self._preemptions[key]
+
+    def _launch(self, stored: StoredBatch, pending: PendingLine, protected: bool = False) -> None:
+        line = _Line(batch_id=stored.batch.id, pending=pending, protected=protected)
+        if protected:
+            self.services.metrics.batch_lines.labels("protected").inc()
         self._flight[(line.batch_id, pending.line)] = line
         line.task = asyncio.create_task(self._run_line(stored, line))
 
@@ -243,6 +287,7 @@ class BatchRunner:
                 state, status, body = "failed", failure.status_code, _encode(failure.body())
             if line.preempted or line.stopped:
                 if line.preempted:
+                    self._preemptions[(line.batch_id, pending.line)] += 1
                     self.services.metrics.batch_lines.labels("preempted").inc()
                 return  # cut short: it stays pending and runs again (or is reported as not run)
             output = _encode(
@@ -261,6 +306,8 @@ class BatchRunner:
                 self.store.finish_line, line.batch_id, pending.line, state, output
             ):
                 self.services.metrics.batch_lines.labels(state).inc()
+            self._progress[line.batch_id] = time.monotonic()
+            self._preemptions.pop((line.batch_id, pending.line), None)
         finally:
             self._flight.pop((line.batch_id, pending.line), None)
             self._wakeup.set()
