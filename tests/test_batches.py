@@ -9,8 +9,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ import pytest
 from openai import OpenAI
 from openai.types import Batch
 
-from multai_core.config import ApiKeyEntry, Config, ServerConfig
+from multai_core.config import ApiKeyEntry, Config, SchedulerConfig, ServerConfig
 from multai_core.plugin_api.principal import Principal
+from multai_core.plugin_api.types import ModelSpec
 from multai_core.protocol.batches import Batch as StoredBatchObject
 from multai_core.protocol.batches import RequestCounts
 from multai_core.serving.batch_store import BatchStore, PendingLine
@@ -480,3 +483,173 @@ def test_the_store_keeps_a_lines_first_result_only(tmp_path: Path) -> None:
     assert (counts.total, counts.completed, counts.failed) == (3, 1, 0)
     assert reopened.open_count("alice") == 1 and reopened.open_count("bob") == 0
     assert oct(os.stat(tmp_path / "batches.sqlite3").st_mode & 0o777) == "0o600"
+
+
+# -- aging: a steady interactive load does not starve a batch --------------------------------
+
+
+@dataclass
+class _Load:
+    done: int = 0  # interactive answers received
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@contextlib.contextmanager
+def _steady_load(base_url: str, model: str, clients: int = 2) -> Iterator[_Load]:
+    """Interactive chats in a loop from ``clients`` threads: with two, one is always queued or
+    running (each sends its next request as soon as its answer is in)."""
+    load, stop = _Load(), threading.Event()
+
+    def loop(number: int) -> None:
+        client = _client(base_url)
+        sent = 0
+        while not stop.is_set():
+            sent += 1
+            try:
+                answer = client.chat.completions.create(
+                    model=model,
+                    messages=[{"role": "user", "content": "a b c d"}],  # 0.2 s
+                    extra_headers={"x-request-id": f"load-{number}-{sent}"},
+                )
+            except openai.APIError as exc:
+                with load.lock:
+                    load.errors.append(f"{type(exc).__name__}: {exc}")
+                return
+            with load.lock:
+                load.done += 1
+                if answer.choices[0].message.content != "a b c d":
+                    load.errors.append(f"wrong answer {answer.choices[0].message.content!r}")
+
+    threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        _until(lambda: load.done >= 3 or bool(load.errors), timeout=30)  # the load is steady
+        yield load
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not load.errors, load.errors
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _lines_counted(client: OpenAI, base_url: str, outcome: str) -> float:
+    text = str(client.with_options(base_url=base_url).get("/metrics", cast_to=str))
+    prefix = f'multai_batch_lines_total{{outcome="{outcome}"}} '
+    found = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(found[0].removeprefix(prefix)) if found else 0.0
+
+
+def _completed(client: OpenAI, batch_id: str) -> int:
+    counts = client.batches.retrieve(batch_id).request_counts
+    assert counts is not None
+    return counts.completed
+
+
+@pytest.fixture
+def two_slots() -> EchoPlugin:
+    """One model with two slots, so interactive work and one batch line can run side by side."""
+    return EchoPlugin(
+        [ModelSpec(name="pair", backend="echo", options={"token_delay": 0.05, "slots": 2})]
+    )
+
+
+def _aged(data_dir: Path, aging_s: float | None, **server: object) -> Config:
+    config = _config(data_dir, **server)
+    if aging_s is not None:
+        config.scheduler = SchedulerConfig(aging_s_priority_2=aging_s)
+    return config
+
+
+def test_a_starved_batch_completes_under_steady_interactive_load(
+    two_slots: EchoPlugin, tmp_path: Path
+) -> None:
+    with make_server(two_slots, _aged(tmp_path, 1.0, batch_lines_in_flight=2)) as url:
+        client = _client(url)
+        with _steady_load(url, "pair") as load:
+            lines = [_line(f"r{i}", _chat(f"line {i}", model="pair")) for i in range(4)]
+            batch = _start(client, lines)
+            done = _wait(client, batch.id, timeout=120)
+            during = load.done
+        assert done.status == "completed"
+        assert [o["custom_id"] for o in _lines_of(client, done.output_file_id)] == [
+            f"r{i}" for i in range(4)
+        ]
+        assert during >= 6  # the interactive load went on while the batch ran
+        assert _lines_counted(client, url, "protected") >= 1
+
+
+def test_with_the_default_aging_a_steady_load_holds_a_batch_back(
+    two_slots: EchoPlugin, tmp_path: Path
+) -> None:
+    with make_server(two_slots, _aged(tmp_path, None, batch_lines_in_flight=2)) as url:
+        client = _client(url)
+        lines = [_line(f"r{i}", _chat(f"line {i}", model="pair")) for i in range(3)]
+        with _steady_load(url, "pair") as load:
+            batch = _start(client, lines)
+            _wait(client, batch.id, {"in_progress"})
+            seen = load.done
+            _until(lambda: load.done >= seen + 15, timeout=120)  # 15 interactive answers
+            assert _completed(client, batch.id) == 0
+            assert _lines_counted(client, url, "protected") == 0
+        done = _wait(client, batch.id, timeout=60)  # once the load stops, it runs
+        assert done.status == "completed"
+        assert _completed(client, batch.id) == 3
+
+
+def test_a_protected_line_is_not_preempted_by_interactive_arrivals(
+    two_slots: EchoPlugin, tmp_path: Path
+) -> None:
+    with make_server(two_slots, _aged(tmp_path, 1.0, batch_lines_in_flight=1)) as url:
+        client = _client(url)
+        words = " ".join(f"w{i}" for i in range(40))  # 2 s
+        with _steady_load(url, "pair") as load:
+            batch = _start(client, [_line("long", _chat(words, model="pair"))])
+            _until(lambda: _lines_counted(client, url, "protected") >= 1, timeout=60)
+            preempted, seen = _lines_counted(client, url, "preempted"), load.done
+            done = _wait(client, batch.id, timeout=60)
+            arrived = load.done - seen
+        assert done.status == "completed"
+        assert arrived >= 3, arrived  # interactive requests came while the line ran
+        assert _lines_counted(client, url, "preempted") == preempted
+        assert _lines_counted(client, url, "protected") == 1  # it ran once, to the end
+        output = _lines_of(client, done.output_file_id)
+        assert output[0]["response"]["body"]["choices"][0]["message"]["content"] == words
+
+
+def test_a_line_cut_short_twice_runs_protected_the_third_time(
+    two_slots: EchoPlugin, tmp_path: Path
+) -> None:
+    with make_server(two_slots, _aged(tmp_path, None, batch_lines_in_flight=1)) as url:
+        client = _client(url)
+        words = " ".join(f"w{i}" for i in range(40))  # 2 s
+        batch = _start(client, [_line("long", _chat(words, model="pair"))])
+
+        def runs() -> int:  # how often the batch line began (interactive ids start with i-)
+            with two_slots.lock:
+                return sum(not task.startswith("i-") for task in two_slots.started)
+
+        for cut in range(3):
+            _until(lambda began=cut + 1: runs() == began, timeout=30)
+            client.chat.completions.create(
+                model="pair",
+                messages=[{"role": "user", "content": "a b"}],
+                extra_headers={"x-request-id": f"i-{cut}"},
+            )
+            expected = min(cut + 1, 2)  # the third arrival finds the line protected
+            _until(lambda n=expected: _lines_counted(client, url, "preempted") == n, timeout=30)
+        done = _wait(client, batch.id)
+        assert done.status == "completed"
+        assert runs() == 3
+        assert _lines_counted(client, url, "preempted") == 2
+        assert _lines_counted(client, url, "protected") == 1
+        output = _lines_of(client, done.output_file_id)
+        assert output[0]["response"]["body"]["choices"][0]["message"]["content"] == words
