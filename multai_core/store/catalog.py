@@ -11,6 +11,7 @@ from typing import Any
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".msgpack", ".h5")
 FOLDER_SUFFIXES = (".json", ".txt", ".model", ".safetensors", ".npy", ".tiktoken", ".jinja")
+OTHER_RUNTIME_SUFFIXES = (".onnx", ".onnx_data", ".pb", ".tflite")
 DEFAULT_QUANTIZATION = "Q4_K_M"
 PIPER_CONFIG_SUFFIX = ".json"  # a Piper voice is NAME.onnx with NAME.onnx.json beside it
 _VARIANT = re.compile(r"\.(fp16|fp32|bf16|non_ema|ema)\.safetensors$")
@@ -164,14 +165,7 @@ def select(
             raise PullRefused(f"{want.repo} is not a CTranslate2 Whisper folder (no model.bin)")
         return Selection("whisper", need, None)
     if "model_index.json" in files:  # a diffusers pipeline: its component folders
-        picked = tuple(
-            sorted(
-                p
-                for p in files
-                if p == "model_index.json"
-                or ("/" in p and p.endswith(FOLDER_SUFFIXES) and not _VARIANT.search(p))
-            )
-        )
+        picked = _pipeline_files(files, want.repo)
         backend = backend or (sniffed if sniffed == "sdxl" else None)
     else:
         picked = tuple(sorted(p for p in files if p.endswith(FOLDER_SUFFIXES)))
@@ -180,6 +174,29 @@ def select(
     if backend is None:
         raise PullRefused(_ask_backend(want.repo))
     return Selection(backend, picked, None)
+
+
+def _pipeline_files(files: dict[str, int], repo: str) -> tuple[str, ...]:
+    """model_index.json and the folders beside it, without fp16 variants. A folder whose only
+    weights are another runtime's (the ONNX export sdxl-turbo carries) is not a component
+    diffusers loads; a component with pickled weights only is refused before any download."""
+    folders: dict[str, list[str]] = {}
+    for path in files:
+        if "/" in path:
+            folders.setdefault(path.split("/", 1)[0], []).append(path)
+    picked = ["model_index.json"]
+    for folder, paths in sorted(folders.items()):
+        if not any(p.endswith(".safetensors") for p in paths):
+            if pickles := sorted(p for p in paths if p.endswith(PICKLE_SUFFIXES)):
+                raise PullRefused(
+                    f"the {folder} of {repo} has only pickled weights ({pickles[0]}): loading "
+                    "a pickle can run any code its author put in it, so MultAI fetches "
+                    "safetensors only. Look for a safetensors copy of this model on the hub."
+                )
+            if any(p.endswith(OTHER_RUNTIME_SUFFIXES) for p in paths):
+                continue
+        picked += [p for p in paths if p.endswith(FOLDER_SUFFIXES) and not _VARIANT.search(p)]
+    return tuple(sorted(picked))
 
 
 def _choose_gguf(ggufs: list[str], want: Wanted) -> str:

@@ -18,7 +18,8 @@ from sdxl_testing import SERVER_ENV, TinyModels
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.packs import Packs
 from multai_core.plugins import make_plugin_manager
-from multai_core.store.manifest import ModelStore
+from multai_core.store.catalog import PullRefused
+from multai_core.store.manifest import ModelStore, PulledModel
 from multai_core.store.preflight import assessor
 from multai_core.store.pull import PullOptions, pull
 from multai_core.testing.fake_hub import FakeHub
@@ -62,6 +63,22 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
         yield fake
 
 
+def sdxl_pull(store: ModelStore) -> tuple[PulledModel, str]:
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(multai_sdxl.plugin)
+    packs = Packs(pm)
+    out = io.StringIO()
+    model = pull(
+        REPO,
+        store,
+        PullOptions(yes=True),
+        assess=assessor(packs.hooks.keys(), MemoryManager(packs)),
+        confirm=None,
+        out=out,
+    )
+    return model, out.getvalue()
+
+
 def test_a_pulled_sdxl_fetches_the_pipeline_folders_only_and_is_served(
     hub: FakeHub, tiny_models: TinyModels, tmp_path: Path
 ) -> None:
@@ -73,27 +90,20 @@ def test_a_pulled_sdxl_fetches_the_pipeline_folders_only_and_is_served(
         "tiny_sdxl_1.0.safetensors": unet,  # the single-file checkpoint for other tools
         f"{UNET}.fp16.safetensors": unet,  # the variant a plain load does not read
         f"{UNET}.bin": b"\x80\x04 a pickle stand-in",
+        # an ONNX export beside the pipeline, as sdxl-turbo has: a folder diffusers ignores
+        "vae_decoder/config.json": files["vae/config.json"],
+        "vae_decoder/model.onnx": b"an onnx stand-in",
+        "unet/model.onnx": b"an onnx stand-in",
     }
     sha = hub.add_commit(REPO, {**files, **not_needed})
     store = ModelStore(tmp_path / "models")
-    pm = make_plugin_manager(load_entry_points=False)
-    pm.register(multai_sdxl.plugin)
-    packs = Packs(pm)
-    out = io.StringIO()
 
-    model = pull(
-        REPO,
-        store,
-        PullOptions(yes=True),
-        assess=assessor(packs.hooks.keys(), MemoryManager(packs)),
-        confirm=None,
-        out=out,
-    )
+    model, out = sdxl_pull(store)
 
     # the backend comes from model_index.json (StableDiffusionXLPipeline)
     assert (model.name, model.backend, model.revision) == ("tiny-sdxl", "sdxl", sha)
     # the sdxl plugin's own estimate ran on the header-only stand-in
-    assert "needs" in out.getvalue() and "MiB of RAM" in out.getvalue(), out.getvalue()
+    assert "needs" in out and "MiB of RAM" in out, out
     unet_reads = hub.ranges(f"{UNET}.safetensors")
     header_reads = [r for r in unet_reads if r is not None and not r.endswith("-")]
     assert header_reads and all(r.startswith("bytes=0-") for r in header_reads), unet_reads
@@ -115,3 +125,18 @@ def test_a_pulled_sdxl_fetches_the_pipeline_folders_only_and_is_served(
     assert (image.format, image.size) == ("PNG", (64, 64))
     low, high = image.convert("L").getextrema()
     assert low < high  # a picture, not one flat colour
+
+
+def test_a_pipeline_with_a_pickled_component_is_refused_before_any_download(
+    hub: FakeHub, tiny_models: TinyModels, tmp_path: Path
+) -> None:
+    files = folder_files(tiny_models.sdxl)
+    del files[f"{UNET}.safetensors"]
+    hub.add_commit(REPO, {**files, f"{UNET}.bin": b"\x80\x04 a pickle stand-in"})
+    store = ModelStore(tmp_path / "models")
+
+    with pytest.raises(PullRefused, match=r"the unet of acme/tiny-sdxl has only pickled weights"):
+        sdxl_pull(store)
+
+    assert downloaded(hub, REPO) == set()
+    assert store.entries() == []
