@@ -23,7 +23,7 @@ FUZZ_SECONDS = int(os.environ.get("MULTAI_FUZZ_SECONDS", "150"))
 MAX_RESPONSE_S = 60
 OPERATIONS = (
     r"^/(v1/(chat/completions|completions|embeddings|responses.*|messages.*|models.*|queue.*|ps"
-    r"|files.*)"
+    r"|files.*|batches.*)"
     r"|health|ready|metrics)$"
 )
 CHECKS_OFF = (
