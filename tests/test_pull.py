@@ -45,15 +45,7 @@ def safetensors_file(size: int) -> bytes:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     with FakeHub() as fake:
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        # a server made earlier in this process set the offline switches (create_app), and
-        # huggingface_hub reads them once, on import
-        from huggingface_hub import constants
-
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        fake.aim_this_process(monkeypatch, tmp_path / "hf-home")
         yield fake
 
 
@@ -303,6 +295,10 @@ def test_offline_and_unreachable_hubs_say_what_to_do(
     with pytest.raises(PullRefused, match="HF_HUB_OFFLINE is set"):
         run_pull("acme/Tiny-GGUF", store)
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")  # huggingface_hub honours it too
+    with pytest.raises(PullRefused, match=r"^TRANSFORMERS_OFFLINE is set.*unset it to pull"):
+        run_pull("acme/Tiny-GGUF", store)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(
         PullRefused,

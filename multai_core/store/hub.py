@@ -79,10 +79,17 @@ def hub_errors(repo: str, revision: str | None) -> Iterator[None]:
 def _offline_check() -> None:
     from huggingface_hub import constants
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
-    if offline or constants.is_offline_mode():
+    # huggingface_hub takes either switch for "offline"; name the one the operator must unset
+    on = [
+        name
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+        if os.environ.get(name, "").upper() in ("1", "ON", "YES", "TRUE")
+    ]
+    if on or constants.is_offline_mode():
+        names = " and ".join(on or ["HF_HUB_OFFLINE"])
         raise PullRefused(
-            f"HF_HUB_OFFLINE is set, so nothing can be fetched from {endpoint()}: unset it to pull"
+            f"{names} {'are' if len(on) > 1 else 'is'} set, so nothing can be fetched from "
+            f"{endpoint()}: unset {'them' if len(on) > 1 else 'it'} to pull"
         )
 
 

@@ -10,18 +10,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    import pytest
 
 LFS_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".npz", ".h5")
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 _INFO = re.compile(r"^/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?/?$")
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
+# huggingface_hub reads either as "offline"; a server made earlier in a test process sets both
+OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    """A local folder's files by their path inside it: what ``add_commit`` takes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @dataclass
@@ -98,6 +115,45 @@ class FakeHub:
 
     def heal(self) -> None:
         self._faults.clear()
+
+    def aim_this_process(self, monkeypatch: pytest.MonkeyPatch, hf_home: Path) -> None:
+        """Point this process's huggingface_hub here, online, with its own HF_HOME.
+
+        huggingface_hub read HF_ENDPOINT and the offline switches once, on import, which may
+        have come before this hub existed or after a server in this process set the switches
+        (create_app). The constants derived from HF_ENDPOINT are set as that import would have
+        set them: huggingface_hub fetches its agent registry from ``constants.ENDPOINT``, which
+        must not be the real hub."""
+        from huggingface_hub import constants
+
+        monkeypatch.setenv("HF_ENDPOINT", self.url)
+        monkeypatch.setattr(constants, "ENDPOINT", self.url)
+        template = self.url + "/{repo_id}/resolve/{revision}/{filename}"
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        for name in OFFLINE_SWITCHES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_HOME", str(hf_home))
+
+    def child_env(self, hf_home: Path) -> dict[str, str]:
+        """The environment for a ``multai pull`` process aimed here: this one's, online,
+        without a token."""
+        drop = {*OFFLINE_SWITCHES, "HF_TOKEN"}
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        return env | {"HF_ENDPOINT": self.url, "HF_HOME": str(hf_home)}
+
+    def downloaded(self, repo_id: str) -> set[str]:
+        """The files of ``repo_id`` fetched whole: GETs without a closed range (header reads
+        have one)."""
+        prefix = f"/{repo_id}/resolve/"
+        with self._lock:
+            return {
+                path.removeprefix(prefix).split("/", 1)[1]
+                for method, path, range_ in self.requests
+                if method == "GET"
+                and path.startswith(prefix)
+                and (range_ is None or range_.endswith("-"))
+            }
 
     def ranges(self, path_suffix: str) -> list[str | None]:
         """The Range headers of the GETs whose path ends with ``path_suffix``."""

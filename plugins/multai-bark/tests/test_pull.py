@@ -21,45 +21,17 @@ from multai_core.store.catalog import PullRefused
 from multai_core.store.manifest import ModelStore, PulledModel
 from multai_core.store.preflight import assessor
 from multai_core.store.pull import PullOptions, pull
-from multai_core.testing.fake_hub import FakeHub
+from multai_core.testing.fake_hub import FakeHub, folder_files
 from multai_core.testing.server import multai_process
 
 REPO = "acme/tiny-bark"
 NOT_NEEDED = {"README.md": b"# tiny bark\n", ".gitattributes": b"*.safetensors filter=lfs\n"}
 
 
-def folder_files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def downloaded(hub: FakeHub, repo: str) -> set[str]:
-    """The files fetched whole: GETs without a closed range (header reads have one)."""
-    prefix = f"/{repo}/resolve/"
-    return {
-        path.removeprefix(prefix).split("/", 1)[1]
-        for method, path, range_ in hub.requests
-        if method == "GET" and path.startswith(prefix) and (range_ is None or range_.endswith("-"))
-    }
-
-
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     with FakeHub() as fake:
-        # transformers imported huggingface_hub before HF_ENDPOINT pointed here, with the
-        # offline switches on (build_tiny_bark): it read both then, and once online it would
-        # fetch its agent registry from the endpoint it read (the real hub): an empty one
-        from huggingface_hub import constants
-        from huggingface_hub.utils import _detect_agent
-
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        fake.aim_this_process(monkeypatch, tmp_path / "hf-home")
         yield fake
 
 
@@ -94,7 +66,7 @@ def test_a_pulled_bark_is_detected_estimated_from_headers_and_served(
     weights = hub.ranges("model.safetensors")
     header_reads = [r for r in weights if r is not None and not r.endswith("-")]
     assert header_reads and all(r.startswith("bytes=0-") for r in header_reads), weights
-    assert downloaded(hub, REPO) == set(files) == set(model.files)
+    assert hub.downloaded(REPO) == set(files) == set(model.files)
     assert folder_files(Path(model.path)) == files
 
     config = tmp_path / "multai.toml"
@@ -125,5 +97,5 @@ def test_a_bark_with_pickled_weights_only_is_refused_before_any_download(
     with pytest.raises(PullRefused, match=r"only pickled weights \(pytorch_model\.bin\)"):
         bark_pull(REPO, store)
 
-    assert downloaded(hub, REPO) == set()
+    assert hub.downloaded(REPO) == set()
     assert store.get("tiny-bark") is None

@@ -34,7 +34,7 @@ def test_a_pulled_gguf_is_estimated_from_its_header_then_served(
     store = ModelStore(tmp_path / "models")
     out = io.StringIO()
     with FakeHub() as hub:
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.aim_this_process(monkeypatch, tmp_path / "hf-home")
         sha = hub.add_commit(
             "acme/SmolLM2-135M-Instruct-GGUF", {f"smollm2-135m-{gguf.stem}.gguf": gguf.read_bytes()}
         )

@@ -20,20 +20,12 @@ from multai_core.plugins import make_plugin_manager
 from multai_core.store.manifest import ModelStore
 from multai_core.store.preflight import assessor
 from multai_core.store.pull import PullOptions, pull
-from multai_core.testing.fake_hub import FakeHub
+from multai_core.testing.fake_hub import FakeHub, folder_files
 from multai_core.testing.image_host import image_part
 from multai_core.testing.server import multai_process
 
 REPO = "acme/tiny-llava-hf"
 SHARDS = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
-
-
-def folder_files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def sharded(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -54,30 +46,10 @@ def sharded(files: dict[str, bytes]) -> dict[str, bytes]:
     return out
 
 
-def downloaded(hub: FakeHub, repo: str) -> set[str]:
-    """The files fetched whole: GETs without a closed range (header reads have one)."""
-    prefix = f"/{repo}/resolve/"
-    return {
-        path.removeprefix(prefix).split("/", 1)[1]
-        for method, path, range_ in hub.requests
-        if method == "GET" and path.startswith(prefix) and (range_ is None or range_.endswith("-"))
-    }
-
-
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     with FakeHub() as fake:
-        # transformers imported huggingface_hub before HF_ENDPOINT pointed here, with the
-        # offline switches on (build_tiny_llava): it read both then, and once online it would
-        # fetch its agent registry from the endpoint it read (the real hub): an empty one
-        from huggingface_hub import constants
-        from huggingface_hub.utils import _detect_agent
-
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        fake.aim_this_process(monkeypatch, tmp_path / "hf-home")
         yield fake
 
 
@@ -114,7 +86,7 @@ def test_a_pulled_sharded_llava_is_detected_estimated_and_answers_about_an_image
         reads = hub.ranges(shard)
         header_reads = [r for r in reads if r is not None and not r.endswith("-")]
         assert header_reads and all(r.startswith("bytes=0-") for r in header_reads), reads
-    assert downloaded(hub, REPO) == set(files) == set(model.files)
+    assert hub.downloaded(REPO) == set(files) == set(model.files)
     assert folder_files(Path(model.path)) == files
 
     config = tmp_path / "multai.toml"

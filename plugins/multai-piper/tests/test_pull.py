@@ -6,7 +6,6 @@ make a Piper voice, and the refusals when a pull does not name one."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -97,12 +96,7 @@ def multai_pull(
     reference: str, config: Path, hub: FakeHub, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """The `multai pull` command as an operator runs it, pointed at the fake hub."""
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
-    env |= {
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path / "hf-home"),
-        "MULTAI_LOAD_PLUGINS": "piper",
-    }
+    env = hub.child_env(tmp_path / "hf-home") | {"MULTAI_LOAD_PLUGINS": "piper"}
     return subprocess.run(
         [sys.executable, "-m", "multai_core.cli", "--config", str(config), "pull", reference],
         env=env,

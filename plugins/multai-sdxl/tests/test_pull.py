@@ -22,44 +22,17 @@ from multai_core.store.catalog import PullRefused
 from multai_core.store.manifest import ModelStore, PulledModel
 from multai_core.store.preflight import assessor
 from multai_core.store.pull import PullOptions, pull
-from multai_core.testing.fake_hub import FakeHub
+from multai_core.testing.fake_hub import FakeHub, folder_files
 from multai_core.testing.server import multai_process
 
 REPO = "acme/tiny-sdxl"
 UNET = "unet/diffusion_pytorch_model"
 
 
-def folder_files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def downloaded(hub: FakeHub, repo: str) -> set[str]:
-    """The files fetched whole: GETs without a closed range (header reads have one)."""
-    prefix = f"/{repo}/resolve/"
-    return {
-        path.removeprefix(prefix).split("/", 1)[1]
-        for method, path, range_ in hub.requests
-        if method == "GET" and path.startswith(prefix) and (range_ is None or range_.endswith("-"))
-    }
-
-
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     with FakeHub() as fake:
-        # transformers imported huggingface_hub before HF_ENDPOINT pointed here: it read the
-        # endpoint then, and would fetch its agent registry from the real hub; an empty one
-        from huggingface_hub import constants
-        from huggingface_hub.utils import _detect_agent
-
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        fake.aim_this_process(monkeypatch, tmp_path / "hf-home")
         yield fake
 
 
@@ -107,7 +80,7 @@ def test_a_pulled_sdxl_fetches_the_pipeline_folders_only_and_is_served(
     unet_reads = hub.ranges(f"{UNET}.safetensors")
     header_reads = [r for r in unet_reads if r is not None and not r.endswith("-")]
     assert header_reads and all(r.startswith("bytes=0-") for r in header_reads), unet_reads
-    assert downloaded(hub, REPO) == set(files) == set(model.files)
+    assert hub.downloaded(REPO) == set(files) == set(model.files)
     assert folder_files(Path(model.path)) == files
 
     config = tmp_path / "multai.toml"
@@ -138,5 +111,5 @@ def test_a_pipeline_with_a_pickled_component_is_refused_before_any_download(
     with pytest.raises(PullRefused, match=r"the unet of acme/tiny-sdxl has only pickled weights"):
         sdxl_pull(store)
 
-    assert downloaded(hub, REPO) == set()
+    assert hub.downloaded(REPO) == set()
     assert store.entries() == []

@@ -5,7 +5,6 @@ catalog name and by hub reference, then `multai serve` from the model store alon
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -58,12 +57,7 @@ def multai_pull(
     reference: str, config: Path, hub: FakeHub, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """The `multai pull` command as an operator runs it, pointed at the fake hub."""
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
-    env |= {
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path / "hf-home"),
-        "MULTAI_LOAD_PLUGINS": "whisper",
-    }
+    env = hub.child_env(tmp_path / "hf-home") | {"MULTAI_LOAD_PLUGINS": "whisper"}
     return subprocess.run(
         [sys.executable, "-m", "multai_core.cli", "--config", str(config), "pull", reference],
         env=env,
