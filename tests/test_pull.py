@@ -408,6 +408,10 @@ def test_the_pull_endpoint_refuses_bad_names_and_reports_hub_errors_in_the_strea
         assert response.status_code == 400
         error = response.json()["error"]
         assert error["param"] == "model" and "Did you mean sdxl-turbo" in error["message"]
+        response = httpx.post(f"{base_url}/v1/models/pull", json={"model": "", "update": True})
+        assert response.status_code == 404
+        error = response.json()["error"]
+        assert error["code"] == "model_not_found" and "is not a pulled model" in error["message"]
         events = _pull_events(base_url, {"model": "acme/missing"})
         assert events[-1] == "[DONE]"
         assert events[-2] == {

@@ -19,6 +19,7 @@ import msgspec
 import structlog
 from litestar import Controller, Response, delete, post, route
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -51,6 +52,28 @@ class PullRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     yes: bool = False  # pull even when it would not fit in memory now
 
 
+class PullEvent(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="object", tag="model.pull"
+):
+    """One `data:` event of a pull: progress lines, then done (with the model) or error."""
+
+    status: str  # progress, done or error
+    message: str | None = None
+    model: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+
+
+_PULL_EVENTS = ResponseSpec(
+    data_container=PullEvent,
+    media_type="text/event-stream",
+    description=(
+        "text/event-stream events `data: <PullEvent>`: progress, then one done or error, then "
+        "`data: [DONE]`"
+    ),
+    generate_examples=False,
+)
+
+
 class DeletedModel(msgspec.Struct, kw_only=True):
     id: str
     object: str = "model"
@@ -73,8 +96,9 @@ class _Events:
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
         self._loop, self._queue = loop, queue
 
-    def send(self, payload: dict[str, Any]) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, event(payload))
+    def send(self, payload: PullEvent) -> None:
+        data = event(msgspec.to_builtins(payload))
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
 
     def end(self) -> None:
         self._loop.call_soon_threadsafe(self._queue.put_nowait, DONE)
@@ -109,9 +133,7 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
                     worker.stdin.write("\n")
                     worker.stdin.flush()
                 elif "line" in message:
-                    events.send(
-                        {"object": "model.pull", "status": "progress", "message": message["line"]}
-                    )
+                    events.send(PullEvent(status="progress", message=message["line"]))
                 else:
                     final = message
         if "done" in final:
@@ -119,10 +141,9 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
             model = final["done"]
             served = model["name"] in services.registry.models
             events.send(
-                {
-                    "object": "model.pull",
-                    "status": "done",
-                    "model": {
+                PullEvent(
+                    status="done",
+                    model={
                         "id": model["name"],
                         "backend": model["backend"],
                         "source": model["source"],
@@ -130,15 +151,14 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
                         "size_bytes": model["size_bytes"],
                         "served": served,
                     },
-                }
+                )
             )
         else:
-            error = {"message": str(final.get("error"))}
-            events.send({"object": "model.pull", "status": "error", "error": error})
+            events.send(PullEvent(status="error", error={"message": str(final.get("error"))}))
     except Exception as exc:
         log.error("model_pull_failed", error=type(exc).__name__)
         error = {"message": "The pull failed; the server log has details."}
-        events.send({"object": "model.pull", "status": "error", "error": error})
+        events.send(PullEvent(status="error", error=error))
     finally:
         _pulling.release()
         events.end()
@@ -152,13 +172,23 @@ class ModelPullController(Controller):
         "/pull",
         status_code=200,
         summary="Pull a model from the Hugging Face hub (admin; SSE progress)",
+        responses={200: _PULL_EVENTS},
     )
     async def pull_model(self, data: JSONBody[PullRequest], state: State) -> Stream:
         _admin_only("pulling a model")
         services: Services = state.services
-        if not data.update:
+        # what can be refused before any download is an error status, not an event
+        if data.update:
+            store = ModelStore(models_dir(services.config.server))
+            if store.get(data.model) is None:
+                raise ModelNotFound(
+                    f"'{data.model}' is not a pulled model, so there is nothing to update: "
+                    "GET /v1/models lists the served ones, `multai list` the pulled ones.",
+                    param="model",
+                )
+        else:
             try:
-                wanted(data.model)  # a name that means nothing is a 400, before any stream
+                wanted(data.model)
             except PullRefused as exc:
                 raise InvalidRequest(str(exc), param="model") from exc
         if not _pulling.acquire(blocking=False):
