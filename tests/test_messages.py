@@ -342,6 +342,11 @@ def test_a_prefill_the_backend_cannot_continue_is_a_400(
         model="echo", max_tokens=10, messages=[question, {"role": "assistant", "content": ""}]
     )
     assert empty.content[0].type == "text" and empty.content[0].text == "one two"
+    alone = [{"role": "assistant", "content": ""}]  # left out, it leaves nothing to answer
+    with pytest.raises(anthropic.BadRequestError, match="nothing to answer"):
+        claude.messages.create(model="echo", max_tokens=10, messages=alone)  # type: ignore[arg-type]
+    with pytest.raises(anthropic.BadRequestError, match="nothing to answer"):
+        claude.messages.count_tokens(model="echo", messages=alone)  # type: ignore[arg-type]
     # chat completions take vLLM's continue_final_message, with the same refusal
     for messages, says in (
         ([question, {"role": "assistant", "content": "The"}], "cannot continue"),

@@ -44,8 +44,10 @@ def check(req: wire.ChatCompletionRequest) -> None:
             f"tool_choice names {choice.function.name!r}, which is not in tools",
             param="tool_choice",
         )
-    final = req.messages[-1]
-    if req.continue_final_message and (final.role != "assistant" or final.tool_calls):
+    final = req.messages[-1] if req.messages else None
+    if req.continue_final_message and (
+        final is None or final.role != "assistant" or final.tool_calls
+    ):
         raise InvalidRequest(
             "continue_final_message needs the last message to be the assistant's text (the "
             "start of the answer), without tool calls.",

@@ -138,6 +138,12 @@ def _prefill(messages: list[wire.ChatMessage], last: int) -> bool:
     )
     if not text:
         messages.pop()
+        if not messages:
+            raise InvalidRequest(
+                "messages: the only message is an empty assistant turn, so there is nothing "
+                "to answer; start with a user message.",
+                param="messages",
+            )
         return False
     if text != text.rstrip():
         raise InvalidRequest(
