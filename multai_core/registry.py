@@ -48,7 +48,7 @@ class Registry:
         chosen: dict[str, tuple[ModelSpec, ModelSource]] = {}
         for source, specs in layers:
             for spec in specs:
-                _take_over(chosen, spec)
+                spec = _take_over(chosen, spec, inherit=source == "pulled")
                 chosen[spec.name] = (spec, source)
         for spec, source in chosen.values():
             self._add(spec, source)
@@ -119,13 +119,21 @@ class Registry:
         return self.backends[spec.backend].tasks
 
 
-def _take_over(chosen: dict[str, tuple[ModelSpec, ModelSource]], spec: ModelSpec) -> None:
+def _take_over(
+    chosen: dict[str, tuple[ModelSpec, ModelSource]], spec: ModelSpec, *, inherit: bool
+) -> ModelSpec:
     """``spec`` comes later than what ``chosen`` holds: a model whose name it uses is replaced,
-    and an alias it uses moves to it."""
+    and an alias it uses moves to it. With ``inherit``, a replacement that names no aliases
+    keeps the replaced model's: a pull cannot name any, and `multai pull whisper-base` should
+    still answer to ``whisper-1``; a [[models]] entry says all it answers to."""
     taken = {spec.name, *spec.aliases}
+    inherited: tuple[str, ...] = ()
     for name, (earlier, source) in list(chosen.items()):
         if name in taken:
             del chosen[name]
+            if inherit and name == spec.name and not spec.aliases:
+                inherited = earlier.aliases
         elif taken & set(earlier.aliases):
             kept = tuple(a for a in earlier.aliases if a not in taken)
             chosen[name] = (msgspec.structs.replace(earlier, aliases=kept), source)
+    return msgspec.structs.replace(spec, aliases=inherited) if inherited else spec

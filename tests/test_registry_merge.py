@@ -14,6 +14,7 @@ import pytest
 from openai import OpenAI
 
 from multai_core.config import Config, ConfigError, ServerConfig, load_config
+from multai_core.plugin_api.errors import ModelNotFound
 from multai_core.plugin_api.types import Backend, ModelSpec
 from multai_core.registry import Registry
 from multai_core.store.manifest import ModelStore, PulledModel
@@ -139,6 +140,22 @@ def test_configured_over_pulled_over_default_and_each_source_is_kept(
     assert registry.resolve("echo-alias").name == "other"
     assert registry.source_of("b") == "config"
     assert registry.models["slow"].path.endswith("weights.bin")
+
+
+def test_a_replacement_keeps_the_aliases_of_what_it_replaces_unless_it_names_its_own(
+    echo_plugin: EchoPlugin, tmp_path: Path
+) -> None:
+    config = _store_config(tmp_path)
+    _pull(config, "echo")  # pulled over the default, as `multai pull whisper-base` is
+    registry = Registry.for_config([_echo_backend(echo_plugin)], config)
+    assert registry.source_of("echo-alias") == "pulled"
+    assert registry.resolve("echo-alias").path.endswith("weights.bin")
+    configured = _store_config(tmp_path, models=[ModelSpec(name="echo", backend="echo",
+                                                           aliases=("mine",))])  # fmt: skip
+    registry = Registry.for_config([_echo_backend(echo_plugin)], configured)
+    assert registry.models["echo"].aliases == ("mine",) and registry.source_of("mine") == "config"
+    with pytest.raises(ModelNotFound):
+        registry.resolve("echo-alias")
 
 
 def test_a_configured_mistake_still_stops_the_start(echo_plugin: EchoPlugin) -> None:
