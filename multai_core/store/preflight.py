@@ -3,7 +3,8 @@
 The stand-in is a folder shaped like the real model: small files whole, GGUF and safetensors
 files as SPARSE files of their full size holding only the header bytes (fetched with HTTP Range
 requests), so the plugin's own estimate hook reads them unchanged and no disk is used for the
-weights. Other weights (a CTranslate2 model.bin) are sparse files of zeros of the right size."""
+weights. A CTranslate2 model.bin holds the chunks its variable table is spread over
+(ctranslate2_header); other weights are sparse files of zeros of the right size."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Protocol
 
 from multai_core.plugin_api.types import MemoryEstimate, ModelSpec, Placement
 from multai_core.store.catalog import PullRefused, human_size
+from multai_core.store.ctranslate2_header import variable_table
 from multai_core.store.hub import Snapshot, read_range
 
 SMALL_FILE_BYTES = 4 * 1024 * 1024  # config and tokenizer files: fetched whole
@@ -48,16 +50,27 @@ def stand_in(snap: Snapshot, files: tuple[str, ...], folder: Path) -> None:
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.endswith(".gguf"):
-            head = _gguf_header(snap, path, size)
+            parts = [(0, _gguf_header(snap, path, size))]
         elif path.endswith(".safetensors"):
-            head = _safetensors_header(snap, path, size)
+            parts = [(0, _safetensors_header(snap, path, size))]
         elif size <= SMALL_FILE_BYTES:
-            head = read_range(snap, path, 0, size) if size else b""
+            parts = [(0, read_range(snap, path, 0, size) if size else b"")]
+        elif path.rsplit("/", 1)[-1] == "model.bin":
+            parts = _ctranslate2_table(snap, path, size)
         else:
-            head = b""
+            parts = []
         with target.open("wb") as out:
-            out.write(head)
+            for offset, data in parts:
+                out.seek(offset)
+                out.write(data)
             out.truncate(size)  # sparse: the rest takes no disk
+
+
+def _ctranslate2_table(snap: Snapshot, path: str, size: int) -> list[tuple[int, bytes]]:
+    try:
+        return variable_table(lambda start, end: read_range(snap, path, start, end), size)
+    except ValueError:
+        return []  # not CTranslate2 (a pickle named model.bin): the estimate says it has none
 
 
 def _safetensors_header(snap: Snapshot, path: str, size: int) -> bytes:

@@ -1,6 +1,7 @@
 """`multai pull` of the packaged Whisper base (CTranslate2 folder) from a fake hub on loopback, by
 catalog name and by hub reference, then `multai serve` from the model store alone
-(default_models = false) and a transcription of each through the openai SDK."""
+(default_models = false) and a transcription of each through the openai SDK. The memory estimate
+before the download reads model.bin's variable table with range requests."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import jiwer
 import pytest
+from multai_whisper.estimate import estimate
 from multai_whisper.packaged import find_packaged
 from openai import OpenAI
 from speech_fixtures import fixture_path, spoken_text
 from whisper_server import server_env
 
+from multai_core.plugin_api import ModelSpec
 from multai_core.store.manifest import ModelStore
 from multai_core.testing.fake_hub import FakeHub
 from multai_core.testing.server import multai_process
@@ -80,6 +83,13 @@ def test_whisper_is_pulled_by_catalog_name_and_by_reference_then_served(
     by_name = multai_pull("whisper-base", config, hub, tmp_path)
     assert by_name.returncode == 0, by_name.stderr
     assert f"whisper model from {CATALOG_REPO}@{catalog_sha[:12]}, 4 file(s)" in by_name.stdout
+    # the plugin's estimate ran on a stand-in of the variable table alone, and read it right
+    base = ModelStore(models).get("whisper-base")
+    assert base is not None
+    cpu_mib = estimate(ModelSpec(name="x", backend="whisper", path=base.path)).cpu_bytes / 2**20
+    assert f"needs {cpu_mib:.0f} MiB of RAM on the CPU" in by_name.stdout, by_name.stdout
+    table_reads = [r for r in hub.ranges("/model.bin") if r is not None and not r.endswith("-")]
+    assert 0 < len(table_reads) < 100
     by_reference = multai_pull(OTHER_REPO, config, hub, tmp_path)  # no --backend: its files say
     assert by_reference.returncode == 0, by_reference.stderr
 
