@@ -13,6 +13,7 @@ import pytest
 from openai import OpenAI
 
 from multai_core.config import Config, SchedulerConfig, ServerConfig
+from multai_core.engine.memory import MemoryManager
 from multai_core.plugin_api.types import ModelSpec
 from tests.conftest import make_server
 from tests.echo_plugin import EchoPlugin
@@ -277,3 +278,27 @@ def test_disconnect_while_queued_for_a_stream_drops_the_request() -> None:
         blocker[0].join(timeout=30)
         assert _chat(client, "echo", "next")().choices[0].message.content == "x"
     assert "gone" not in plugin.started
+
+
+def test_the_end_of_an_answer_comes_after_its_model_is_released(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client that hears the end and at once deletes, reloads or lists the model must find it
+    free: the release is slowed down here, and the answer waits for it."""
+    release = MemoryManager.release
+
+    def slow_release(self: MemoryManager, loaded: Any) -> None:
+        time.sleep(0.3)
+        release(self, loaded)
+
+    monkeypatch.setattr(MemoryManager, "release", slow_release)
+    with make_server(_plugin()) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        _chat(client, "echo", "plain")()
+        assert [m["in_use"] for m in httpx.get(f"{base}/v1/ps").json()["data"]] == [0]
+        for _ in client.chat.completions.create(
+            model="echo", messages=[{"role": "user", "content": "x y"}], stream=True
+        ):
+            pass
+        assert [m["in_use"] for m in httpx.get(f"{base}/v1/ps").json()["data"]] == [0]
+        assert httpx.get(f"{base}/v1/queue").json()["data"] == []

@@ -64,6 +64,10 @@ class Job:
         self.expiry: asyncio.TimerHandle | None = None
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
+        self._settled = asyncio.Event()
+        """Set once the scheduler let go of the job (its model released, its slot counted
+        free): a caller that hears the end and at once deletes or reloads the model must not
+        find it still in use."""
 
     def _put(self, item: Any) -> None:
         self._loop.call_soon_threadsafe(self._events.put_nowait, item)
@@ -73,6 +77,7 @@ class Job:
         item = await self._events.get()
         if item is _DONE:
             self._events.put_nowait(_DONE)
+            await self._settled.wait()
             raise StopAsyncIteration
         if isinstance(item, BaseException):
             self._events.put_nowait(_DONE)
@@ -257,6 +262,7 @@ class Scheduler:
             self.metrics.rejected.labels(
                 "cancelled" if error is None else (error.code or "error")
             ).inc()
+            job._settled.set()
             job._put(error if error is not None else _DONE)
             self._tell(job)
 
@@ -389,6 +395,7 @@ class Scheduler:
                 self._lanes.pop(device, None)
             self._load_finished(job)
             self._wakeup.set()
+            job._settled.set()
             self._tell(job)
 
     def _execute(self, job: Job) -> None:
