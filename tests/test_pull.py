@@ -132,6 +132,25 @@ def test_a_quantization_is_picked_by_name_and_a_missing_one_lists_the_others(
         run_pull("acme/Tiny-GGUF:Q2_K", store)
 
 
+def test_a_split_gguf_is_pulled_whole_and_loads_from_its_first_part(
+    hub: FakeHub, store: ModelStore
+) -> None:
+    parts = {f"Q4_K_M/big-Q4_K_M-{i:05d}-of-00003.gguf": tiny_gguf(1000 * i) for i in (1, 2, 3)}
+    hub.add_commit("acme/Big-GGUF", {**parts, "big-Q8_0.gguf": tiny_gguf(500)})
+    model, _ = run_pull("acme/Big-GGUF", store)  # the default quantization is the split one
+    assert model.files == tuple(parts) and model.size_bytes == 6000
+    assert model.path.endswith("big-Q4_K_M-00001-of-00003.gguf")
+    for path, data in parts.items():  # each part's header read for the estimate, then all of it
+        assert (store.folder_for(model.name) / path).read_bytes() == data
+        assert hub.ranges(path)[0] == f"bytes=0-{len(data) - 1}"
+    with pytest.raises(PullRefused, match=r"no GGUF file for 'Q2_K'; it has: Q4_K_M, Q8_0\."):
+        run_pull("acme/Big-GGUF:Q2_K", store)
+    del parts["Q4_K_M/big-Q4_K_M-00002-of-00003.gguf"]
+    hub.add_commit("acme/Gappy-GGUF", parts)
+    with pytest.raises(PullRefused, match="split in 3 parts but 1 are missing"):
+        run_pull("acme/Gappy-GGUF", store)
+
+
 def test_a_pulled_model_is_served(hub: FakeHub, tmp_path: Path) -> None:
     hub.add_commit(
         "acme/echo-weights", {"model.safetensors": safetensors_file(5000), "config.json": b"{}"}

@@ -135,7 +135,7 @@ def select(
     ggufs = sorted(p for p in files if p.lower().endswith(".gguf"))
     if backend in (None, "llamacpp") and ggufs:
         chosen = _choose_gguf(ggufs, want)
-        return Selection("llamacpp", (chosen,), chosen)
+        return Selection("llamacpp", _gguf_parts(chosen, ggufs, want.repo), chosen)
     if backend == "llamacpp":
         raise PullRefused(f"{want.repo} has no .gguf file: llama.cpp needs one")
     if backend == "piper" or (backend is None and _wants_a_voice(files, want.file)):
@@ -199,16 +199,31 @@ def _pipeline_files(files: dict[str, int], repo: str) -> tuple[str, ...]:
     return tuple(sorted(picked))
 
 
+_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+"""A split GGUF's part (``name-00001-of-00003.gguf``): llama.cpp loads the first, then the rest."""
+
+
+def _whole(path: str) -> str:
+    """The name a split GGUF's parts share (``name.gguf``); other paths unchanged."""
+    return _SPLIT.sub(".gguf", path)
+
+
 def _choose_gguf(ggufs: list[str], want: Wanted) -> str:
+    """The GGUF file to load: the one file, or the first part of a split one."""
+    firsts = [p for p in ggufs if (m := _SPLIT.search(p)) is None or int(m[1]) == 1]
     wanted_file = want.file
     if wanted_file and not _quantization(wanted_file):
-        matches = [p for p in ggufs if fnmatch.fnmatch(p, wanted_file)]
+        matches = [
+            p
+            for p in firsts
+            if fnmatch.fnmatch(p, wanted_file) or fnmatch.fnmatch(_whole(p), wanted_file)
+        ]
     else:
         tag = (wanted_file or DEFAULT_QUANTIZATION).lower()
-        matches = [p for p in ggufs if re.search(rf"[-._]{re.escape(tag)}\.gguf$", p.lower())]
-        if not matches and wanted_file is None and len(ggufs) == 1:
-            matches = ggufs
-    matches = [p for p in matches if not re.search(r"-0000[2-9]-of-", p)]  # split: the first
+        pattern = rf"[-._]{re.escape(tag)}\.gguf$"
+        matches = [p for p in firsts if re.search(pattern, _whole(p).lower())]
+        if not matches and wanted_file is None and len(firsts) == 1:
+            matches = firsts
     if len(matches) == 1:
         return matches[0]
     tags = sorted({gguf_quantization(p) for p in ggufs})
@@ -223,9 +238,27 @@ def _choose_gguf(ggufs: list[str], want: Wanted) -> str:
     )
 
 
+def _gguf_parts(first: str, ggufs: list[str], repo: str) -> tuple[str, ...]:
+    """``first`` and, when it is the first part of a split GGUF, every other part."""
+    match = _SPLIT.search(first)
+    if match is None:
+        return (first,)
+    count = int(match[2])
+    stem = first[: match.start()]
+    parts = tuple(f"{stem}-{i:05d}-of-{match[2]}.gguf" for i in range(1, count + 1))
+    present = set(ggufs)
+    missing = [p for p in parts if p not in present]
+    if missing:
+        raise PullRefused(
+            f"{first} of {repo} is split in {count} parts but {len(missing)} are missing "
+            f"({missing[0]}): llama.cpp needs them all"
+        )
+    return parts
+
+
 def gguf_quantization(path: str) -> str:
-    """The quantization tag at the end of a GGUF file's name (``Q4_K_M``)."""
-    stem = path.rsplit("/", 1)[-1][: -len(".gguf")]
+    """The quantization tag at the end of a GGUF file's name (``Q4_K_M``), split or not."""
+    stem = _whole(path).rsplit("/", 1)[-1][: -len(".gguf")]
     return re.split(r"[-.]", stem)[-1]
 
 
