@@ -128,6 +128,7 @@ def test_a_quantization_is_picked_by_name_and_a_missing_one_lists_the_others(
     )
     model, _ = run_pull("acme/Tiny-GGUF:q8_0", store)
     assert model.name == "tiny:q8_0" and model.files == ("tiny-Q8_0.gguf",)
+    assert model.file == "q8_0"  # what --update asks for again
     with pytest.raises(PullRefused, match=r"no GGUF file for 'Q2_K'.*Q4_K_M, Q8_0"):
         run_pull("acme/Tiny-GGUF:Q2_K", store)
 

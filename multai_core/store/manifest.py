@@ -33,6 +33,8 @@ class PulledModel(msgspec.Struct, kw_only=True, frozen=True):
     source: str
     """``owner/repo`` on the hub (or the catalog name it came from)."""
     catalog: str | None = None
+    file: str | None = None
+    """The file choice the pull named (a quantization, a voice, a pattern): --update repeats it."""
     revision: str
     """The commit sha that was downloaded."""
     files: tuple[str, ...]

@@ -62,9 +62,12 @@ def pull(
         if previous is None:
             raise PullRefused(f"{reference} is not a pulled model: `multai list` shows them")
         want = wanted(previous.catalog or previous.source)
-        file = want.file
-        if file is None and previous.backend == "llamacpp" and previous.files:
-            file = gguf_quantization(previous.files[0])  # the same quantization, newer
+        file = previous.file or want.file
+        if file is None and previous.files:  # recorded before the file choice was
+            if previous.backend == "llamacpp":
+                file = gguf_quantization(previous.files[0])  # the same quantization, newer
+            elif previous.backend == "piper":
+                file = previous.files[0]  # the same voice
         want = Wanted(
             want.repo, file, None, previous.backend, want.catalog, want.options, reference
         )
@@ -119,6 +122,7 @@ def pull(
         path=str(folder / choice.model_file) if choice.model_file else str(folder),
         source=want.repo,
         catalog=want.catalog,
+        file=want.file,
         revision=snap.revision,
         files=choice.files,
         size_bytes=size,

@@ -93,12 +93,12 @@ def hub() -> Iterator[FakeHub]:
 
 
 def multai_pull(
-    reference: str, config: Path, hub: FakeHub, tmp_path: Path
+    reference: str, config: Path, hub: FakeHub, tmp_path: Path, *flags: str
 ) -> subprocess.CompletedProcess[str]:
     """The `multai pull` command as an operator runs it, pointed at the fake hub."""
     env = hub.child_env(tmp_path / "hf-home") | {"MULTAI_LOAD_PLUGINS": "piper"}
     return subprocess.run(
-        [sys.executable, "-m", "multai_core.cli", "--config", str(config), "pull", reference],
+        [sys.executable, "-m", "multai_core.cli", "--config", str(config), "pull", *flags, reference],
         env=env,
         capture_output=True,
         text=True,
@@ -134,6 +134,15 @@ def test_a_pulled_voice_is_estimated_then_speaks_through_the_sdk(
     assert Path(model.path).read_bytes() == files[JOE]
     fetched = {path for method, path, _ in hub.requests if method == "GET" and "/resolve/" in path}
     assert {p.rsplit("/resolve/", 1)[1].split("/", 1)[1] for p in fetched} == {JOE, f"{JOE}.json"}
+
+    # --update fetches the same voice from the newest revision of the many-voice repository
+    newer = json.loads(files[f"{JOE}.json"]) | {"comment": "re-exported"}
+    new_sha = hub.add_commit(VOICES_REPO, files | {f"{JOE}.json": json.dumps(newer).encode()})
+    updated = multai_pull(name, config, hub, tmp_path, "--update")
+    assert updated.returncode == 0, updated.stderr
+    (model,) = ModelStore(models).entries()
+    assert (model.revision, model.files) == (new_sha, (JOE, f"{JOE}.json"))
+    assert json.loads(Path(model.path + ".json").read_text())["comment"] == "re-exported"
 
     env = {"OMP_NUM_THREADS": "1", "MULTAI_PIPER_CPU_THREADS": "1", "MULTAI_LOAD_PLUGINS": "piper"}
     with multai_process(config=config, env=env, log_path=tmp_path / "server.log") as base_url:
