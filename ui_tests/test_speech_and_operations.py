@@ -50,6 +50,7 @@ def test_operations_shows_a_model_come_and_go(ui: Watched, shots: Path) -> None:
     ui.open("#ops")
     page = ui.page
     row = page.locator(f"#ops-resident tbody tr[data-model='{STT_MODEL}']")
+    page.locator("#view-ops[data-updated]").wait_for()  # the view has read the server once
     # an earlier test may have loaded it: wait for its keep_alive to end it first
     expect(row).to_have_count(0, timeout=(WHISPER_KEEP_ALIVE_S + 15) * 1000)
     expect(page.locator("#ops-devices meter")).not_to_have_count(0)
