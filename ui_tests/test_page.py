@@ -139,6 +139,11 @@ def test_a_phone_sized_screen_needs_no_sideways_scrolling(
     ui = watch(context.new_page(), server.base_url)
     try:
         ui.open()
+        options = ui.page.locator("#chat-options")
+        expect(options).not_to_have_attribute("open", "")  # folded away on a phone
+        ui.page.get_by_text("Model and settings").click()
+        expect(ui.page.locator("#chat-model")).to_be_visible()
+        ui.page.get_by_text("Model and settings").click()
         for view in ["chat", "speech", "ops"]:
             ui.page.get_by_role(
                 "tab", name={"chat": "Chat", "speech": "Speech", "ops": "Operations"}[view]

@@ -141,6 +141,8 @@ function setRunning(on) {
 }
 
 export function setUpChat() {
+  // on a phone the settings fold away above the conversation
+  if (matchMedia("(max-width: 720px)").matches) byId("chat-options").open = false;
   const form = byId("chat-form");
   const input = byId("chat-input");
   form.addEventListener("submit", (event) => {
