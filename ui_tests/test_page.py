@@ -50,6 +50,7 @@ def test_the_page_is_public_its_data_is_not_and_its_csp_is_strict(server: Server
     assert {m["id"]: m["tasks"] for m in models} == {
         "smollm2": ["chat", "completion", "embedding"],
         "whisper-base": ["transcription", "translation"],
+        "piper-joe": ["speech"],
     }
     devices = httpx.get(f"{server.base_url}/ui/api/devices", headers=headers).json()
     assert devices["ram_total_bytes"] > devices["ram_free_bytes"] > 0
@@ -101,7 +102,10 @@ def test_speech_shows_and_what_no_model_serves_hides(ui: Watched) -> None:
     expect(tabs).to_have_text(["Chat", "Speech", "Operations"])
     ui.page.get_by_role("tab", name="Speech").click()
     expect(ui.page.locator("#stt-form")).to_be_visible()
-    expect(ui.page.locator("#tts-form")).to_be_hidden()  # no text to speech model here
+    expect(ui.page.locator("#tts-form")).to_be_visible()
+    # no image or vision model here: their tabs stay hidden
+    expect(ui.page.locator("#tab-images")).to_be_hidden()
+    expect(ui.page.locator("#tab-vision")).to_be_hidden()
 
 
 def test_every_control_has_a_label_and_tabs_work_by_keyboard(ui: Watched) -> None:

@@ -1,4 +1,5 @@
-"""Speech to text with Whisper base from an uploaded WAV, its four views; and the operations
+"""Speech to text with Whisper base from an uploaded WAV, its four views; text to speech with
+Piper's joe voice into the page's player; and the operations
 view: the model appears after its first request and goes after its keep_alive, both logged as
 they happen; devices and request rates are shown."""
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from ui_tests.conftest import STT_MODEL, WHISPER_KEEP_ALIVE_S, Watched
+from ui_tests.conftest import STT_MODEL, TTS_MODEL, WHISPER_KEEP_ALIVE_S, Watched
 
 ROOT = Path(__file__).resolve().parent.parent
 WAV = ROOT / "plugins/multai-whisper/tests/fixtures/en_invoice.wav"
@@ -44,6 +45,23 @@ def test_an_uploaded_wav_is_transcribed_and_shown_four_ways(ui: Watched, shots: 
     result = json.loads(output.inner_text())
     assert result["segments"] and "invoice" in result["text"].lower()
     expect(page.get_by_role("tab", name="JSON")).to_have_attribute("aria-selected", "true")
+
+
+def test_text_to_speech_plays_in_the_page(ui: Watched, shots: Path) -> None:
+    ui.open("#speech")
+    page = ui.page
+    expect(page.locator("#tts-model")).to_have_value(TTS_MODEL)
+    voices = page.locator("#tts-voice option")
+    expect(voices).not_to_have_count(0)
+    page.get_by_label("Text", exact=True).fill("The invoice is paid.")
+    page.get_by_label("Format", exact=True).select_option("wav")
+    page.get_by_role("button", name="Speak").click()
+    audio = page.locator("#tts-audio")
+    expect(audio).to_be_visible(timeout=60_000)
+    assert (audio.get_attribute("src") or "").startswith("blob:")
+    page.wait_for_function("document.getElementById('tts-audio').duration > 0.5")
+    expect(page.get_by_role("link", name="Download")).to_have_attribute("download", "speech.wav")
+    ui.shot(shots, "08-text-to-speech")
 
 
 def test_operations_shows_a_model_come_and_go(ui: Watched, shots: Path) -> None:
