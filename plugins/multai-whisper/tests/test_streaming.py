@@ -22,11 +22,19 @@ EN_PATH = fixture_path(EN)
 def test_stream_through_the_sdk(client: OpenAI) -> None:
     with EN_PATH.open("rb") as audio:
         stream = client.audio.transcriptions.create(
-            model="whisper-1", file=audio, language="en", stream=True
+            model="whisper-1", file=audio, language="en", stream=True, temperature=0.0
         )
         events = [event.model_dump(mode="json", exclude_unset=True) for event in stream]
     deltas = [e for e in events if e["type"] == "transcript.text.delta"]
-    assert len(deltas) >= 2  # one per segment; this clip has two sentences
+    with EN_PATH.open("rb") as audio:
+        verbose = client.audio.transcriptions.create(
+            model="whisper-1",
+            file=audio,
+            language="en",
+            response_format="verbose_json",
+            temperature=0.0,
+        )
+    assert verbose.segments and len(deltas) == len(verbose.segments)  # one per segment
     assert events[-1]["type"] == "transcript.text.done"
     assert [e["type"] for e in events[:-1]] == ["transcript.text.delta"] * len(deltas)
     for event in deltas:
