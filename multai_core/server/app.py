@@ -35,10 +35,20 @@ from multai_core.serving.services import Services
 KEEP_ALIVE_SWEEP_S = 5.0
 
 
+EngineFactory = Callable[[MemoryManager, Config, Metrics], Scheduler]
+"""Makes the scheduler the controllers hand their jobs to: by default the local one; under Ray
+Serve, one that relays each job to an engine replica."""
+
+
+def local_engine(memory: MemoryManager, config: Config, metrics: Metrics) -> Scheduler:
+    return Scheduler(memory, config.scheduler, metrics)
+
+
 def build_services(
     config: Config,
     pm: pluggy.PluginManager | None = None,
     probe: Callable[[], DeviceSnapshot] | None = None,
+    engine: EngineFactory = local_engine,
 ) -> Services:
     pm = pm or make_plugin_manager()
     packs = Packs(pm)
@@ -52,7 +62,7 @@ def build_services(
         pm=pm,
         registry=registry,
         memory=memory,
-        scheduler=Scheduler(memory, config.scheduler, metrics),
+        scheduler=engine(memory, config, metrics),
         metrics=metrics,
         image_store=ImageStore(
             max_bytes=config.server.image_store_bytes, ttl_s=config.server.image_url_ttl_s
@@ -64,10 +74,11 @@ def create_app(
     config: Config | None = None,
     pm: pluggy.PluginManager | None = None,
     probe: Callable[[], DeviceSnapshot] | None = None,
+    engine: EngineFactory = local_engine,
 ) -> Litestar:
     config = config or Config()
     offline.enforce()  # before any plugin imports a hub library
-    services = build_services(config, pm, probe)
+    services = build_services(config, pm, probe, engine)
     guard = AuthGuard(services.pm, config.server.api_keys)
     found = controllers.discover()
     # capability URLs, health and metrics (which checks keys itself) sit outside the guard

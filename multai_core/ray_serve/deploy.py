@@ -1,0 +1,76 @@
+"""The Serve application: the ingress bound to the engine replicas, and running it on a cluster."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import ray
+from ray import serve
+from ray.serve.config import AutoscalingConfig, RequestRouterConfig
+
+from multai_core.config import Config
+from multai_core.ray_serve.ingress import Ingress
+from multai_core.ray_serve.replica import EngineReplica
+from multai_core.ray_serve.router import ModelAffinityRouter
+
+APP_NAME = "multai"
+QUIET_RAY = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/",  # the notice: to loopback's discard port
+}
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    replicas: int = 1
+    """Engine replicas (with ``max_replicas``, the fewest autoscaling keeps)."""
+    max_replicas: int | None = None
+    """Autoscale on queue depth between ``replicas`` and this many."""
+    replica_cpus: float = 1.0
+    replica_gpus: float = 0.0
+    target_queue: int = 4
+    """Autoscaling's target of requests in flight (queued or running) per replica."""
+    stats_period_s: float = 1.0
+    """How often each replica reports its resident models and free memory to the router."""
+
+
+def application(config: Config, options: RayOptions) -> serve.Application:
+    in_flight = max(1, config.scheduler.max_queue)  # the replica's own queue holds the waiting
+    autoscaling = None
+    if options.max_replicas is not None and options.max_replicas > options.replicas:
+        autoscaling = AutoscalingConfig(
+            min_replicas=options.replicas,
+            max_replicas=options.max_replicas,
+            target_ongoing_requests=options.target_queue,
+        )
+    engine = serve.deployment(
+        name="MultaiEngine",
+        num_replicas=None if autoscaling is not None else options.replicas,
+        autoscaling_config=autoscaling,
+        ray_actor_options={"num_cpus": options.replica_cpus, "num_gpus": options.replica_gpus},
+        max_ongoing_requests=in_flight,
+        request_router_config=RequestRouterConfig(  # pydantic: mypy sees another signature
+            request_router_class=ModelAffinityRouter,  # type: ignore[arg-type]
+            request_routing_stats_period_s=options.stats_period_s,  # type: ignore[arg-type]
+        ),
+    )(EngineReplica)
+    ingress = serve.deployment(
+        name="MultaiIngress",
+        ray_actor_options={"num_cpus": 0},  # every CPU is the engines'
+        max_ongoing_requests=in_flight,
+    )(Ingress)
+    bound: serve.Application = ingress.bind(engine.bind(config), config)
+    return bound
+
+
+def run(config: Config, options: RayOptions, *, address: str | None, host: str, port: int) -> None:
+    """Deploy on the cluster at ``address`` (None: start a local one) and serve until stopped."""
+    # Ray reports usage to its makers unless told not to, and even then sends them a notice
+    # that it is off: a cluster this starts is told here; the README says what `ray start`
+    # needs for the same
+    for name, value in QUIET_RAY.items():
+        os.environ.setdefault(name, value)
+    ray.init(address=address, namespace=APP_NAME)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(application(config, options), name=APP_NAME, route_prefix="/", blocking=True)

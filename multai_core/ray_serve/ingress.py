@@ -1,0 +1,34 @@
+"""The HTTP ingress: the same Litestar app as ``multai serve`` (controllers, auth, errors,
+streaming), built on the replica Serve starts it in, with a scheduler that relays each job to
+the engine replicas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from multai_core.config import Config
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.metrics import Metrics
+from multai_core.engine.scheduler import Scheduler
+from multai_core.ray_serve.relay import RelayScheduler
+from multai_core.server.logging import configure_logging
+
+
+@serve.ingress()
+class Ingress:
+    def __init__(self, engine: DeploymentHandle[Any], config: Config) -> None:
+        self.engine = engine
+        self.config = config
+
+    def __serve_build_asgi_app__(self) -> Any:
+        from multai_core.server.app import create_app
+
+        configure_logging(self.config.server.log_level, self.config.server.log_format)
+
+        def relay(memory: MemoryManager, config: Config, metrics: Metrics) -> Scheduler:
+            return RelayScheduler(memory, config, metrics, self.engine)
+
+        return create_app(self.config, engine=relay)

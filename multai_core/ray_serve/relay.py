@@ -1,0 +1,150 @@
+"""The ingress's scheduler: each job is relayed to an engine replica, whose own queue orders it
+by priority; what the replica's plugin yields streams back into the job the controllers read.
+
+A replica that dies before the job produced anything costs the job nothing: it is sent again,
+to another replica. One that dies after the first item ends the job with a 503 (for a stream,
+its documented error event): the client has part of an answer, and sending the request again
+could answer it twice."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+
+from multai_core.config import Config
+from multai_core.engine.memory import MemoryManager
+from multai_core.engine.metrics import Metrics
+from multai_core.engine.scheduler import _DONE, Job, Scheduler
+from multai_core.plugin_api.errors import (
+    Conflict,
+    MultaiError,
+    ServiceUnavailable,
+    ShuttingDown,
+)
+from multai_core.plugin_api.tasks import Task
+from multai_core.plugin_api.types import ModelSpec
+from multai_core.ray_serve.work import RemoteError, RemoteWork
+
+log = structlog.get_logger(__name__)
+
+REPLICA_LOST = (ActorDiedError, ActorUnavailableError, RayActorError, DeploymentUnavailableError)
+RETRIES = 3
+RETRY_BACKOFF_S = 0.5
+
+
+class ReplicaLost(ServiceUnavailable):
+    code = "replica_lost"
+
+
+class RelayScheduler(Scheduler):
+    def __init__(
+        self, memory: MemoryManager, config: Config, metrics: Metrics, engine: DeploymentHandle[Any]
+    ) -> None:
+        super().__init__(memory, config.scheduler, metrics)
+        self._engine = engine
+        self._relays: dict[Job, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()  # the replicas dispatch; nothing to run here
+
+    def submit(
+        self,
+        task: Task,
+        spec: ModelSpec,
+        *,
+        priority: int = 1,
+        gpu_layers: int | None = None,
+        owner: str = "",
+    ) -> Job:
+        if self._closing:
+            raise ShuttingDown("The server is shutting down.", retry_after=5)
+        if (owner, task.id) in self.jobs:
+            raise Conflict(
+                f"A request with id '{task.id}' is still queued or running; send a unique "
+                "X-Request-Id (or none: the server makes one)."
+            )
+        job = Job(task, spec, priority, gpu_layers, owner)
+        self.jobs[(owner, task.id)] = job
+        self.running.add(job)
+        work = RemoteWork(task, spec, priority, gpu_layers, owner)
+        relay = asyncio.create_task(self._relay(job, work), name=f"multai-relay-{task.id}")
+        self._relays[job] = relay
+        self._tell(job)
+        return job
+
+    def cancel(self, job: Job) -> None:
+        job.cancel_event.set()
+        relay = self._relays.get(job)
+        if relay is not None:
+            relay.cancel()  # cancels the replica's generator, which cancels its job
+
+    def position(self, job: Job) -> int | None:  # noqa: ARG002 (the base's signature)
+        return None  # the replica's queue holds the order
+
+    def positions(self) -> dict[int, int]:
+        return {}
+
+    async def _relay(self, job: Job, work: RemoteWork) -> None:
+        try:
+            for attempt in range(RETRIES + 1):
+                produced = False
+                stream = self._stream(work)
+                try:
+                    async for item in stream:
+                        if isinstance(item, RemoteError):
+                            raise item.error
+                        produced = True
+                        job.state = "running"
+                        job._put(item)
+                    job.state = "done"
+                    job._put(_DONE)
+                    return
+                except asyncio.CancelledError:
+                    stream.cancel()  # type: ignore[no-untyped-call]  # the replica's job ends too
+                    raise
+                except REPLICA_LOST as exc:
+                    if produced or attempt == RETRIES:
+                        log.warning(
+                            "replica_lost", request_id=work.task.id, error=type(exc).__name__
+                        )
+                        raise ReplicaLost(
+                            "The engine replica serving this request stopped"
+                            + (" after it had begun to answer" if produced else "")
+                            + "; retry it.",
+                            retry_after=1,
+                        ) from exc
+                    log.info("replica_lost_retrying", request_id=work.task.id, attempt=attempt)
+                    await asyncio.sleep(RETRY_BACKOFF_S * (attempt + 1))
+        except MultaiError as exc:
+            job.state = "failed"
+            job._put(exc)
+        except BackPressureError as exc:
+            job.state = "failed"
+            job._put(ServiceUnavailable(f"Every engine replica is full ({exc}); retry later."))
+        except asyncio.CancelledError:
+            job.state = "cancelled"
+            job._put(_DONE)
+        finally:
+            self._relays.pop(job, None)
+            self.jobs.pop((job.owner, job.task.id), None)
+            self.running.discard(job)
+            job._settled.set()
+            self._tell(job)
+
+    def _stream(self, work: RemoteWork) -> DeploymentResponseGenerator[Any]:
+        options = self._engine.options(stream=True, multiplexed_model_id=work.spec.name)
+        stream = options.run.remote(work)
+        assert isinstance(stream, DeploymentResponseGenerator)  # stream=True
+        return stream
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        self._closing = True
+        for job in list(self.running):
+            self.cancel(job)
+        if self._relays:
+            await asyncio.wait(list(self._relays.values()), timeout=grace_s)

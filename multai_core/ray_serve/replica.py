@@ -1,0 +1,76 @@
+"""An engine replica: one whole MultAI engine (scheduler, memory manager, installed plugins) on
+the devices Ray gave it, serving the jobs the ingress relays."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from multai_core.config import Config
+from multai_core.plugin_api import offline
+from multai_core.plugin_api.errors import MultaiError
+from multai_core.ray_serve.work import FREE_BYTES, QUEUED, RESIDENT, RemoteError, RemoteWork
+from multai_core.server.app import KEEP_ALIVE_SWEEP_S, build_services
+from multai_core.server.logging import configure_logging
+
+
+class EngineReplica:
+    def __init__(self, config: Config) -> None:
+        configure_logging(config.server.log_level, config.server.log_format)
+        offline.enforce()  # before any plugin imports a hub library
+        self.services = build_services(config)
+        self._started: asyncio.Task[None] | None = None
+
+    async def _start(self) -> None:
+        if self._started is None:
+            self._started = asyncio.create_task(self._run_engine())
+            await asyncio.sleep(0)  # the scheduler's start runs before the first submit
+
+    async def _run_engine(self) -> None:
+        services = self.services
+        await services.scheduler.start()
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SWEEP_S)
+            await asyncio.to_thread(services.memory.unload_idle)
+
+    async def run(self, work: RemoteWork) -> AsyncIterator[Any]:
+        """What the plugin yields for ``work``; a MultaiError as a :class:`RemoteError` item.
+        Cancelled (the client left, or the ingress gave up), it cancels the job."""
+        await self._start()
+        scheduler = self.services.scheduler
+        try:
+            job = scheduler.submit(
+                work.task,
+                work.spec,
+                priority=work.priority,
+                gpu_layers=work.gpu_layers,
+                owner=work.owner,
+            )
+        except MultaiError as exc:
+            yield RemoteError(exc)
+            return
+        try:
+            async for item in job:
+                yield item
+        except MultaiError as exc:
+            yield RemoteError(exc)
+        finally:
+            scheduler.cancel(job)  # nothing if it ended; otherwise stops it at the next token
+
+    def record_routing_stats(self) -> dict[str, Any]:
+        """What the router reads to choose a replica (polled by Serve's controller)."""
+        memory = self.services.memory
+        devices = memory.devices()
+        free = devices.ram_free_bytes + sum(gpu.free_bytes for gpu in devices.gpus)
+        return {
+            RESIDENT: sorted(memory.resident),
+            FREE_BYTES: free,
+            QUEUED: len(self.services.scheduler.queue),
+        }
+
+    async def check_health(self) -> None:
+        if self._started is not None and self._started.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                self._started.result()  # raises what stopped the engine: Serve replaces it

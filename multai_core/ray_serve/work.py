@@ -1,0 +1,37 @@
+"""What travels between the ingress and an engine replica."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multai_core.plugin_api.errors import MultaiError
+from multai_core.plugin_api.tasks import Task
+from multai_core.plugin_api.types import ModelSpec
+
+RESIDENT = "resident"
+"""Routing stats key: the models a replica holds in memory now."""
+FREE_BYTES = "free_bytes"
+"""Routing stats key: the memory a replica could still load into (RAM plus GPU)."""
+QUEUED = "queued"
+"""Routing stats key: the requests waiting in the replica's queue."""
+
+
+@dataclass(frozen=True)
+class RemoteWork:
+    """One job for a replica: the task and the model spec the ingress resolved, with the
+    caller's priority and key (its owner id), so the replica's queue orders it as the ingress
+    would."""
+
+    task: Task
+    spec: ModelSpec
+    priority: int
+    gpu_layers: int | None
+    owner: str
+
+
+@dataclass(frozen=True)
+class RemoteError:
+    """A MultaiError the replica's engine raised, carried as an item so that its status, code
+    and parameter reach the client unchanged (Ray would wrap a raised one in its own)."""
+
+    error: MultaiError

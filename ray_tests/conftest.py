@@ -1,0 +1,90 @@
+"""A Ray cluster of two one-CPU nodes simulated on this machine (ray.cluster_utils.Cluster), with
+MultAI deployed on it as `multai serve --ray` deploys it: the ingress and two engine replicas,
+one per node, with SmolLM2 and Whisper base. Everything binds to loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+# Ray's own switch for one-machine clusters: every node, the GCS and the workers on loopback
+# (else Ray finds this machine's address by "connecting" a UDP socket to 8.8.8.8)
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import ray
+from openai import OpenAI
+from ray import serve
+from ray.cluster_utils import Cluster
+
+from multai_core.config import Config, ServerConfig
+from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY, RayOptions, application
+from multai_core.testing.server import free_port, wait_until_healthy
+
+os.environ.update(QUIET_RAY)  # as `multai serve --ray` sets them for a cluster it starts
+LOOPBACK = "127.0.0.1"
+KEY = "sk-ray-test"
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+
+
+@dataclass(frozen=True)
+class RayServer:
+    cluster: Cluster
+    base_url: str
+
+    def client(self, key: str = KEY) -> OpenAI:
+        return OpenAI(base_url=f"{self.base_url}/v1", api_key=key, max_retries=0, timeout=120)
+
+
+def deploy(config: Config, options: RayOptions) -> str:
+    port = free_port()
+    serve.start(http_options={"host": LOOPBACK, "port": port})
+    serve.run(application(config, options), name=APP_NAME, route_prefix="/")
+    base_url = f"http://{LOOPBACK}:{port}"
+    wait_until_healthy(base_url, timeout=60)
+    return base_url
+
+
+@contextlib.contextmanager
+def ray_home(folder: Path) -> Iterator[None]:
+    """HOME for the cluster's processes only, with the file that tells Ray's API server this
+    is no cloud: without it, the server asks the cloud metadata addresses (169.254.169.254,
+    metadata.google.internal) which provider it runs on, whatever the usage-stats switches
+    say. The README tells operators the same."""
+    (folder / "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
+    before = os.environ["HOME"]
+    os.environ["HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        os.environ["HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with ray_home(tmp_path_factory.mktemp("ray-home")):
+        cluster = Cluster(initialize_head=True, head_node_args=NODE)
+        cluster.add_node(**NODE)
+    ray.init(address=cluster.address, namespace=APP_NAME)
+    try:
+        yield cluster
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> RayServer:
+    data = tmp_path_factory.mktemp("data")
+    config = Config(server=ServerConfig(api_keys=[KEY], data_dir=str(data)))
+    return RayServer(cluster, deploy(config, RayOptions(replicas=2, stats_period_s=0.5)))
+
+
+@pytest.fixture(scope="session")
+def client(ray_server: RayServer) -> OpenAI:
+    return ray_server.client()
