@@ -1,6 +1,7 @@
 """A Ray cluster of two one-CPU nodes simulated on this machine (ray.cluster_utils.Cluster), with
 MultAI deployed on it as `multai serve --ray` deploys it: the ingress and two engine replicas,
-one per node, with SmolLM2 and Whisper base. Everything binds to loopback."""
+one per node. Three models (SmolLM2, the same GGUF under a second name, Whisper base) and a RAM
+budget that holds one of them per replica. Everything binds to loopback."""
 
 from __future__ import annotations
 
@@ -21,14 +22,23 @@ from openai import OpenAI
 from ray import serve
 from ray.cluster_utils import Cluster
 
-from multai_core.config import Config, ServerConfig
-from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY, RayOptions, application
+from multai_core.config import Config, MemoryConfig, ServerConfig
+from multai_core.plugin_api.types import ModelSpec
+from multai_core.ray_serve.deploy import (
+    APP_NAME,
+    QUIET_RAY,
+    RayOptions,
+    application,
+    start_serve,
+)
 from multai_core.testing.server import free_port, wait_until_healthy
 
 os.environ.update(QUIET_RAY)  # as `multai serve --ray` sets them for a cluster it starts
 LOOPBACK = "127.0.0.1"
 KEY = "sk-ray-test"
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+SECOND_CHAT = "smollm2-b"
+ONE_MODEL_BUDGET = 750 * 1024 * 1024  # SmolLM2 takes 530 MB on these machines, Whisper 700
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class RayServer:
 
 def deploy(config: Config, options: RayOptions) -> str:
     port = free_port()
-    serve.start(http_options={"host": LOOPBACK, "port": port})
+    start_serve(LOOPBACK, port)
     serve.run(application(config, options), name=APP_NAME, route_prefix="/")
     base_url = f"http://{LOOPBACK}:{port}"
     wait_until_healthy(base_url, timeout=60)
@@ -80,9 +90,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def ray_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> RayServer:
-    data = tmp_path_factory.mktemp("data")
-    config = Config(server=ServerConfig(api_keys=[KEY], data_dir=str(data)))
-    return RayServer(cluster, deploy(config, RayOptions(replicas=2, stats_period_s=0.5)))
+    return RayServer(cluster, deploy(three_models(tmp_path_factory), RayOptions(replicas=2)))
+
+
+def three_models(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    from multai_llamacpp.default_model import find_smollm2_gguf
+
+    gguf = find_smollm2_gguf()
+    assert gguf is not None, "the llamacpp plugin's default model is installed in this session"
+    return Config(
+        server=ServerConfig(api_keys=[KEY], data_dir=str(tmp_path_factory.mktemp("data"))),
+        memory=MemoryConfig(ram_budget_bytes=ONE_MODEL_BUDGET, ram_reserve_bytes=0),
+        models=[ModelSpec(name=SECOND_CHAT, backend="llamacpp", path=str(gguf))],
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,11 @@ from multai_core.config import Config
 from multai_core.ray_serve.ingress import Ingress
 from multai_core.ray_serve.replica import EngineReplica
 from multai_core.ray_serve.router import ModelAffinityRouter
+from multai_core.ray_serve.work import HEAD_NODE
 
 APP_NAME = "multai"
+HEALTH_CHECK_S = 2.0
+"""Also how soon a new replica's engine starts and posts to the board before any request."""
 QUIET_RAY = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/",  # the notice: to loopback's discard port
@@ -50,6 +53,7 @@ def application(config: Config, options: RayOptions) -> serve.Application:
         autoscaling_config=autoscaling,
         ray_actor_options={"num_cpus": options.replica_cpus, "num_gpus": options.replica_gpus},
         max_ongoing_requests=in_flight,
+        health_check_period_s=HEALTH_CHECK_S,
         request_router_config=RequestRouterConfig(  # pydantic: mypy sees another signature
             request_router_class=ModelAffinityRouter,  # type: ignore[arg-type]
             request_routing_stats_period_s=options.stats_period_s,  # type: ignore[arg-type]
@@ -57,11 +61,19 @@ def application(config: Config, options: RayOptions) -> serve.Application:
     )(EngineReplica)
     ingress = serve.deployment(
         name="MultaiIngress",
-        ray_actor_options={"num_cpus": 0},  # every CPU is the engines'
+        # on the head node, beside Serve's controller and proxy: a worker node that dies takes
+        # only engine replicas with it, whose requests the ingress sends elsewhere
+        ray_actor_options={"num_cpus": 0, "resources": {HEAD_NODE: 0.001}},
         max_ongoing_requests=in_flight,
     )(Ingress)
     bound: serve.Application = ingress.bind(engine.bind(config), config)
     return bound
+
+
+def start_serve(host: str, port: int) -> None:
+    """Serve's HTTP proxy on the head node only, where the ingress runs: clients name the head
+    node, and a worker node that dies drops no connection."""
+    serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
 
 
 def run(config: Config, options: RayOptions, *, address: str | None, host: str, port: int) -> None:
@@ -72,5 +84,5 @@ def run(config: Config, options: RayOptions, *, address: str | None, host: str, 
     for name, value in QUIET_RAY.items():
         os.environ.setdefault(name, value)
     ray.init(address=address, namespace=APP_NAME)
-    serve.start(http_options={"host": host, "port": port})
+    start_serve(host, port)
     serve.run(application(config, options), name=APP_NAME, route_prefix="/", blocking=True)

@@ -13,6 +13,7 @@ from multai_core.config import Config
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
+from multai_core.ray_serve.board import BoardView
 from multai_core.ray_serve.relay import RelayScheduler
 from multai_core.server.logging import configure_logging
 
@@ -31,4 +32,6 @@ class Ingress:
         def relay(memory: MemoryManager, config: Config, metrics: Metrics) -> Scheduler:
             return RelayScheduler(memory, config, metrics, self.engine)
 
-        return create_app(self.config, engine=relay)
+        app = create_app(self.config, engine=relay)
+        app.state.services.cluster = BoardView()
+        return app

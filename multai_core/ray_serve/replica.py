@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
+
+import structlog
+from prometheus_client import generate_latest
+from ray import serve
+from ray.exceptions import RayError
 
 from multai_core.config import Config
 from multai_core.plugin_api import offline
 from multai_core.plugin_api.errors import MultaiError
+from multai_core.ray_serve.board import POST_EVERY_S, board, encode
 from multai_core.ray_serve.work import FREE_BYTES, QUEUED, RESIDENT, RemoteError, RemoteWork
 from multai_core.server.app import KEEP_ALIVE_SWEEP_S, build_services
 from multai_core.server.logging import configure_logging
+from multai_core.serving.operations import EngineSnapshot, queue_entries, resident_models
+
+log = structlog.get_logger(__name__)
 
 
 class EngineReplica:
@@ -22,8 +32,11 @@ class EngineReplica:
         offline.enforce()  # before any plugin imports a hub library
         self.services = build_services(config)
         self._started: asyncio.Task[None] | None = None
+        self._name = serve.get_replica_context().replica_tag
 
     async def _start(self) -> None:
+        """The engine's loop, on the replica's event loop (the first request or health check
+        starts it)."""
         if self._started is None:
             self._started = asyncio.create_task(self._run_engine())
             await asyncio.sleep(0)  # the scheduler's start runs before the first submit
@@ -31,9 +44,27 @@ class EngineReplica:
     async def _run_engine(self) -> None:
         services = self.services
         await services.scheduler.start()
+        sweep_at = time.monotonic() + KEEP_ALIVE_SWEEP_S
+        notices = board()
         while True:
-            await asyncio.sleep(KEEP_ALIVE_SWEEP_S)
-            await asyncio.to_thread(services.memory.unload_idle)
+            try:
+                await notices.post.remote(self._name, encode(self.snapshot()))
+            except RayError as exc:  # the board's node died: Ray starts it again elsewhere
+                log.info("board_unavailable", error=type(exc).__name__)
+                notices = board()
+            await asyncio.sleep(POST_EVERY_S)
+            if time.monotonic() >= sweep_at:
+                sweep_at = time.monotonic() + KEEP_ALIVE_SWEEP_S
+                await asyncio.to_thread(services.memory.unload_idle)
+
+    def snapshot(self) -> EngineSnapshot:
+        services = self.services
+        return EngineSnapshot(
+            engine=self._name,
+            resident=resident_models(services.memory),
+            queue=queue_entries(services.scheduler),
+            metrics=generate_latest(services.metrics.registry),
+        )
 
     async def run(self, work: RemoteWork) -> AsyncIterator[Any]:
         """What the plugin yields for ``work``; a MultaiError as a :class:`RemoteError` item.
@@ -71,6 +102,7 @@ class EngineReplica:
         }
 
     async def check_health(self) -> None:
+        await self._start()  # so a replica posts to the board before its first request
         if self._started is not None and self._started.done():
             with contextlib.suppress(asyncio.CancelledError):
                 self._started.result()  # raises what stopped the engine: Serve replaces it

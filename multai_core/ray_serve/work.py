@@ -8,6 +8,8 @@ from multai_core.plugin_api.errors import MultaiError
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 
+HEAD_NODE = "node:__internal_head__"
+"""A resource only Ray's head node has."""
 RESIDENT = "resident"
 """Routing stats key: the models a replica holds in memory now."""
 FREE_BYTES = "free_bytes"

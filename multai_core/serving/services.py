@@ -16,6 +16,7 @@ from multai_core.registry import Registry
 from multai_core.serving.batch_store import BatchStore
 from multai_core.serving.file_store import FileStore
 from multai_core.serving.image_store import ImageStore
+from multai_core.serving.operations import ClusterView
 from multai_core.serving.response_store import ResponseStore
 
 
@@ -29,6 +30,9 @@ class Services:
     metrics: Metrics
     image_store: ImageStore | None = None
     started_at: float = 0.0
+    # under Ray Serve, the engine replicas, whose queues, models and metrics the operations
+    # endpoints show instead of this process's (which runs no jobs itself)
+    cluster: ClusterView | None = None
     # the decode pool and the server-wide budgets of decoded media, made from config.server
     decoding: MediaDecoding = field(init=False)
     # stored Responses (SQLite in config.server.data_dir, opened on first use)
