@@ -5,38 +5,26 @@ budget that holds one of them per replica. Everything binds to loopback."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-
-# Ray's own switch for one-machine clusters: every node, the GCS and the workers on loopback
-# (else Ray finds this machine's address by "connecting" a UDP socket to 8.8.8.8)
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import ray
 from openai import OpenAI
 from ray import serve
 from ray.cluster_utils import Cluster
 
 from multai_core.config import Config, MemoryConfig, ServerConfig
 from multai_core.plugin_api.types import ModelSpec
-from multai_core.ray_serve.deploy import (
-    APP_NAME,
-    QUIET_RAY,
-    RayOptions,
-    application,
-    start_serve,
+from multai_core.ray_serve.deploy import APP_NAME, RayOptions, application, start_serve
+from multai_core.ray_serve.simulated import (
+    LOOPBACK,
+    ONE_CPU_NODE,
+    simulated_cluster,
 )
 from multai_core.testing.server import free_port, wait_until_healthy
 
-os.environ.update(QUIET_RAY)  # as `multai serve --ray` sets them for a cluster it starts
-LOOPBACK = "127.0.0.1"
 KEY = "sk-ray-test"
-NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+NODE = ONE_CPU_NODE
 SECOND_CHAT = "smollm2-b"
 ONE_MODEL_BUDGET = 750 * 1024 * 1024  # SmolLM2 takes 530 MB on these machines, Whisper 700
 
@@ -59,33 +47,10 @@ def deploy(config: Config, options: RayOptions) -> str:
     return base_url
 
 
-@contextlib.contextmanager
-def ray_home(folder: Path) -> Iterator[None]:
-    """HOME for the cluster's processes only, with the file that tells Ray's API server this
-    is no cloud: without it, the server asks the cloud metadata addresses (169.254.169.254,
-    metadata.google.internal) which provider it runs on, whatever the usage-stats switches
-    say. The README tells operators the same."""
-    (folder / "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
-    before = os.environ["HOME"]
-    os.environ["HOME"] = str(folder)
-    try:
-        yield
-    finally:
-        os.environ["HOME"] = before
-
-
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with ray_home(tmp_path_factory.mktemp("ray-home")):
-        cluster = Cluster(initialize_head=True, head_node_args=NODE)
-        cluster.add_node(**NODE)
-    ray.init(address=cluster.address, namespace=APP_NAME)
-    try:
+    with simulated_cluster(tmp_path_factory.mktemp("ray-home")) as cluster:
         yield cluster
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

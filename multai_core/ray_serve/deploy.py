@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import ray
 from ray import serve
 from ray.serve.config import AutoscalingConfig, RequestRouterConfig
+from ray.serve.request_router import RequestRouter
 
 from multai_core.config import Config
 from multai_core.ray_serve.ingress import Ingress
@@ -36,6 +37,7 @@ class RayOptions:
     """Autoscaling's target of requests in flight (queued or running) per replica."""
     stats_period_s: float = 1.0
     """How often each replica reports its resident models and free memory to the router."""
+    router: type[RequestRouter] = ModelAffinityRouter
 
 
 def application(config: Config, options: RayOptions) -> serve.Application:
@@ -55,7 +57,7 @@ def application(config: Config, options: RayOptions) -> serve.Application:
         max_ongoing_requests=in_flight,
         health_check_period_s=HEALTH_CHECK_S,
         request_router_config=RequestRouterConfig(  # pydantic: mypy sees another signature
-            request_router_class=ModelAffinityRouter,  # type: ignore[arg-type]
+            request_router_class=options.router,  # type: ignore[arg-type]
             request_routing_stats_period_s=options.stats_period_s,  # type: ignore[arg-type]
         ),
     )(EngineReplica)

@@ -1,0 +1,56 @@
+"""A Ray cluster of several nodes simulated on this machine (``ray.cluster_utils.Cluster``), for
+tests and benchmarks: every node on loopback, and nothing of Ray reaching for the network."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import serve
+from ray._private import ray_constants
+from ray.cluster_utils import Cluster
+
+from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY
+
+ONE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's own switch for clusters on one machine: every node on loopback, where Ray would
+otherwise find this machine's address by "connecting" a UDP socket to 8.8.8.8."""
+LOOPBACK = "127.0.0.1"
+ONE_CPU_NODE: dict[str, Any] = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+
+
+@contextlib.contextmanager
+def _home(folder: Path) -> Iterator[None]:
+    """HOME for the cluster's processes only, with the file that tells Ray's API server this
+    is no cloud: without it, that server asks the cloud metadata addresses (169.254.169.254,
+    metadata.google.internal) which provider it runs on, whatever the usage-stats switches
+    say. The README tells operators the same."""
+    (folder / "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
+    before = os.environ["HOME"]
+    os.environ["HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        os.environ["HOME"] = before
+
+
+@contextlib.contextmanager
+def simulated_cluster(folder: Path, nodes: int = 2) -> Iterator[Cluster]:
+    """``nodes`` one-CPU nodes (the first is the head), this process connected as the driver."""
+    os.environ.update({**QUIET_RAY, ONE_MACHINE: "0"})  # for the cluster's processes
+    ray_constants.ENABLE_RAY_CLUSTER = False  # for this one, which read it on import
+    with _home(folder):
+        cluster = Cluster(initialize_head=True, head_node_args=ONE_CPU_NODE)
+        for _ in range(nodes - 1):
+            cluster.add_node(**ONE_CPU_NODE)
+    ray.init(address=cluster.address, namespace=APP_NAME)
+    try:
+        yield cluster
+    finally:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+        ray.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]

@@ -1,0 +1,67 @@
+"""The model-affinity ranking, on replicas as the router sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from ray.serve.request_router import RunningReplica
+
+from multai_core.ray_serve.router import rank
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT
+
+
+@dataclass
+class Replica:
+    replica_id: str
+    resident: list[str] = field(default_factory=list)
+    free: int = 0
+
+    @property
+    def routing_stats(self) -> dict[str, Any]:
+        return {RESIDENT: self.resident, FREE_BYTES: self.free}
+
+
+def ids(ranks: list[list[RunningReplica]]) -> list[list[str]]:
+    return [[cast(Replica, r).replica_id for r in group] for group in ranks]
+
+
+def replicas(*items: Replica) -> list[RunningReplica]:
+    return cast(list[RunningReplica], list(items))
+
+
+def test_the_replicas_holding_the_model_come_first() -> None:
+    a, b, c = Replica("a", ["m1"]), Replica("b", ["m2"]), Replica("c", ["m1"])
+    assert ids(rank(replicas(a, b, c), "m1", {}, {})) == [["a", "c"], ["b"]]
+
+
+def test_an_empty_replica_ranks_with_the_holders() -> None:
+    # Serve then picks the less busy: a model in demand spreads to an idle replica
+    holder, empty = Replica("holder", ["m1"]), Replica("empty")
+    assert ids(rank(replicas(holder, empty), "m1", {}, {})) == [["holder", "empty"]]
+
+
+def test_a_model_just_sent_counts_as_held_before_the_stats_say_so() -> None:
+    a, b = Replica("a", ["m2"]), Replica("b")
+    assert ids(rank(replicas(a, b), "m1", {cast(Any, "b"): {"m1"}}, {})) == [["b"], ["a"]]
+
+
+def test_a_new_model_goes_to_an_empty_replica_first() -> None:
+    busy, empty = Replica("busy", ["m1"], free=10), Replica("empty", [], free=5)
+    assert ids(rank(replicas(busy, empty), "m2", {}, {"m1": 100.0})) == [["empty"], ["busy"]]
+
+
+def test_a_model_just_sent_makes_its_replica_not_empty() -> None:
+    a, b = Replica("a"), Replica("b")
+    assert ids(rank(replicas(a, b), "m2", {cast(Any, "a"): {"m1"}}, {})) == [["b"], ["a"]]
+
+
+def test_else_it_displaces_the_model_asked_for_longest_ago() -> None:
+    hot, cold = Replica("hot", ["m1"]), Replica("cold", ["m2"])
+    asked = {"m1": 200.0, "m2": 100.0}
+    assert ids(rank(replicas(hot, cold), "m3", {}, asked)) == [["cold"], ["hot"]]
+
+
+def test_most_free_memory_breaks_ties() -> None:
+    small, large = Replica("small", ["m1"], free=1), Replica("large", ["m2"], free=9)
+    assert ids(rank(replicas(small, large), "m3", {}, {})) == [["large"], ["small"]]
