@@ -207,19 +207,7 @@ class Scheduler:
         gpu_layers: int | None = None,
         owner: str = "",
     ) -> Job:
-        if self._closing:
-            raise ShuttingDown("The server is shutting down.", retry_after=5)
-        if len(self.queue) >= self.config.max_queue:
-            self.metrics.rejected.labels("queue_full").inc()
-            raise QueueFull(
-                f"The queue is full ({self.config.max_queue} waiting requests); retry later.",
-                retry_after=self._retry_after(),
-            )
-        if (owner, task.id) in self.jobs:
-            raise Conflict(
-                f"A request with id '{task.id}' is still queued or running; send a unique "
-                "X-Request-Id (or none: the server makes one)."
-            )
+        self._admit(task, owner)
         job = Job(task, spec, priority, gpu_layers, owner)
         self._specs[spec.name] = spec
         job.queue_key = self.queue.push(
@@ -233,6 +221,25 @@ class Scheduler:
         self._wakeup.set()
         self._tell(job)
         return job
+
+    def _admit(self, task: Task, owner: str) -> None:
+        """Refuse a request while shutting down, with no room, or with a duplicate id."""
+        if self._closing:
+            raise ShuttingDown("The server is shutting down.", retry_after=5)
+        self._check_room()
+        if (owner, task.id) in self.jobs:
+            raise Conflict(
+                f"A request with id '{task.id}' is still queued or running; send a unique "
+                "X-Request-Id (or none: the server makes one)."
+            )
+
+    def _check_room(self) -> None:
+        if len(self.queue) >= self.config.max_queue:
+            self.metrics.rejected.labels("queue_full").inc()
+            raise QueueFull(
+                f"The queue is full ({self.config.max_queue} waiting requests); retry later.",
+                retry_after=self._retry_after(),
+            )
 
     def _retry_after(self) -> float:
         return max(1.0, min(60.0, len(self.queue) * 0.1))

@@ -9,7 +9,7 @@ could answer it twice."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
@@ -20,12 +20,7 @@ from multai_core.config import Config
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import _DONE, Job, Scheduler
-from multai_core.plugin_api.errors import (
-    Conflict,
-    MultaiError,
-    ServiceUnavailable,
-    ShuttingDown,
-)
+from multai_core.plugin_api.errors import MultaiError, ServiceUnavailable
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve.work import RemoteError, RemoteWork
@@ -61,13 +56,7 @@ class RelayScheduler(Scheduler):
         gpu_layers: int | None = None,
         owner: str = "",
     ) -> Job:
-        if self._closing:
-            raise ShuttingDown("The server is shutting down.", retry_after=5)
-        if (owner, task.id) in self.jobs:
-            raise Conflict(
-                f"A request with id '{task.id}' is still queued or running; send a unique "
-                "X-Request-Id (or none: the server makes one)."
-            )
+        self._admit(task, owner)
         job = Job(task, spec, priority, gpu_layers, owner)
         self.jobs[(owner, task.id)] = job
         self.running.add(job)
@@ -76,6 +65,9 @@ class RelayScheduler(Scheduler):
         self._relays[job] = relay
         self._tell(job)
         return job
+
+    def _check_room(self) -> None:
+        """Nothing waits here: each replica's own queue has its bound."""
 
     def cancel(self, job: Job) -> None:
         job.cancel_event.set()
@@ -138,9 +130,7 @@ class RelayScheduler(Scheduler):
 
     def _stream(self, work: RemoteWork) -> DeploymentResponseGenerator[Any]:
         options = self._engine.options(stream=True, multiplexed_model_id=work.spec.name)
-        stream = options.run.remote(work)
-        assert isinstance(stream, DeploymentResponseGenerator)  # stream=True
-        return stream
+        return cast(DeploymentResponseGenerator[Any], options.run.remote(work))  # stream=True
 
     async def stop(self, grace_s: float = 10.0) -> None:
         self._closing = True

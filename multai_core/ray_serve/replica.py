@@ -18,7 +18,7 @@ from multai_core.config import Config
 from multai_core.plugin_api import offline
 from multai_core.plugin_api.errors import MultaiError
 from multai_core.ray_serve.board import POST_EVERY_S, board, encode
-from multai_core.ray_serve.work import FREE_BYTES, QUEUED, RESIDENT, RemoteError, RemoteWork
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteError, RemoteWork
 from multai_core.server.app import KEEP_ALIVE_SWEEP_S, build_services
 from multai_core.server.logging import configure_logging
 from multai_core.serving.operations import EngineSnapshot, queue_entries, resident_models
@@ -98,7 +98,6 @@ class EngineReplica:
         return {
             RESIDENT: sorted(memory.resident),
             FREE_BYTES: free,
-            QUEUED: len(self.services.scheduler.queue),
         }
 
     async def check_health(self) -> None:

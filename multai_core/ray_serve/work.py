@@ -14,8 +14,6 @@ RESIDENT = "resident"
 """Routing stats key: the models a replica holds in memory now."""
 FREE_BYTES = "free_bytes"
 """Routing stats key: the memory a replica could still load into (RAM plus GPU)."""
-QUEUED = "queued"
-"""Routing stats key: the requests waiting in the replica's queue."""
 
 
 @dataclass(frozen=True)
