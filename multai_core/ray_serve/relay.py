@@ -20,7 +20,7 @@ from multai_core.config import Config
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import _DONE, Job, Scheduler
-from multai_core.plugin_api.errors import MultaiError, ServiceUnavailable
+from multai_core.plugin_api.errors import InferenceFailed, MultaiError, ServiceUnavailable
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve.work import RemoteError, RemoteWork
@@ -121,6 +121,15 @@ class RelayScheduler(Scheduler):
         except asyncio.CancelledError:
             job.state = "cancelled"
             job._put(_DONE)
+        except Exception as exc:  # anything else Ray raises: the request still gets its answer
+            log.error("relay_failed", request_id=work.task.id, error=type(exc).__name__)
+            job.state = "failed"
+            job._put(
+                InferenceFailed(
+                    f"Model '{work.spec.name}' failed on its engine replica "
+                    f"({type(exc).__name__}); the server log has details."
+                )
+            )
         finally:
             self._relays.pop(job, None)
             self.jobs.pop((job.owner, job.task.id), None)
