@@ -49,7 +49,7 @@ class EngineReplica:
         while True:
             try:
                 await notices.post.remote(self._name, encode(self.snapshot()))
-            except RayError as exc:  # the board's node died: Ray starts it again elsewhere
+            except RayError as exc:  # out of reach for a moment: ask for it anew
                 log.info("board_unavailable", error=type(exc).__name__)
                 notices = board()
             await asyncio.sleep(POST_EVERY_S)
