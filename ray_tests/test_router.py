@@ -1,4 +1,5 @@
-"""The model-affinity ranking, on replicas as the router sees them."""
+"""The model-affinity ranking, on replicas as the router sees them, and the conversation a chat
+request belongs to."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from typing import Any, cast
 
 from ray.serve.request_router import RunningReplica
 
-from multai_core.ray_serve.router import rank
-from multai_core.ray_serve.work import FREE_BYTES, RESIDENT
+from multai_core.plugin_api.task_text import ChatTask, Message, TextPart
+from multai_core.plugin_api.tasks import Task
+from multai_core.plugin_api.types import ModelSpec
+from multai_core.ray_serve.affinity import conversation_of
+from multai_core.ray_serve.router import STICKY_SLACK, rank
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteWork
 
 
 @dataclass
@@ -65,3 +70,49 @@ def test_else_it_displaces_the_model_asked_for_longest_ago() -> None:
 def test_most_free_memory_breaks_ties() -> None:
     small, large = Replica("small", ["m1"], free=1), Replica("large", ["m2"], free=9)
     assert ids(rank(replicas(small, large), "m3", {}, {})) == [["large"], ["small"]]
+
+
+def test_else_it_displaces_the_model_fewest_other_callers_are_using() -> None:
+    # the caller asking moved off m1 (it asked for m1 last): m2's user keeps their replica
+    left, kept = Replica("left", ["m1"]), Replica("kept", ["m2"])
+    asked = {"m1": 200.0, "m2": 100.0}
+    ranks = rank(replicas(left, kept), "m3", {}, asked, in_use={"m2": 1})
+    assert ids(ranks) == [["left"], ["kept"]]
+
+
+def test_a_conversation_goes_back_to_its_replica() -> None:
+    a, b = Replica("a", ["m1"]), Replica("b", ["m1"])
+    sticky = cast(Any, "b")
+    assert ids(rank(replicas(a, b), "m1", {}, {}, sticky=sticky)) == [["b"], ["a"]]
+
+
+def test_unless_its_replica_is_much_busier() -> None:
+    a, b = Replica("a", ["m1"]), Replica("b", ["m1"])
+    sticky = cast(Any, "b")
+    lengths = {"a": 0, "b": STICKY_SLACK}
+    ranks = rank(replicas(a, b), "m1", {}, {}, sticky=sticky, queue_len=lengths.get)  # type: ignore[arg-type]
+    assert ids(ranks) == [["b"], ["a"]]
+    lengths["b"] = STICKY_SLACK + 1
+    ranks = rank(replicas(a, b), "m1", {}, {}, sticky=sticky, queue_len=lengths.get)  # type: ignore[arg-type]
+    assert ids(ranks) == [["a", "b"]]
+
+
+def test_or_no_longer_holds_the_model() -> None:
+    a, b = Replica("a", ["m1"]), Replica("b", ["m2"])
+    assert ids(rank(replicas(a, b), "m1", {}, {}, sticky=cast(Any, "b"))) == [["a"], ["b"]]
+
+
+def test_a_conversation_is_its_caller_and_opening_turns() -> None:
+    def work(owner: str, *texts: str) -> RemoteWork:
+        roles = ["system", "user", "assistant", "user"]
+        messages = [
+            Message(role=role, content=[TextPart(text=t)])  # type: ignore[arg-type]
+            for role, t in zip(roles, texts, strict=False)
+        ]
+        task = Task(id="t", kind="chat", model="m", payload=ChatTask(messages=messages))
+        return RemoteWork(task, ModelSpec(name="m", backend="b"), 1, None, owner)
+
+    first_turn = conversation_of(work("k1", "Be brief.", "Hi"))
+    assert first_turn == conversation_of(work("k1", "Be brief.", "Hi", "Hello!", "More?"))
+    assert first_turn != conversation_of(work("k2", "Be brief.", "Hi"))
+    assert first_turn != conversation_of(work("k1", "Be brief.", "Hey"))

@@ -4,15 +4,20 @@ A request carries its model as Serve's ``multiplexed_model_id``. The router send
 replica that holds that model (from the routing stats each replica reports, and from the
 requests the router itself just sent there, which the stats do not show yet) or to one that
 holds nothing; Serve picks the least busy of those, so a model in demand spreads to idle
-replicas. Where neither exists, the model goes where it displaces the least: to the replica
+replicas. The next turn of a chat goes back to the replica that served the conversation, whose
+prompt cache holds its history, unless that replica is busier than the others.
+
+Where no replica holds the model or is empty, the model goes where it displaces the least: to
+the replica whose models the fewest other callers (API keys) are using now, then to the one
 whose models were asked for longest ago (most free memory breaks ties), so that two groups of
-users on two models each keep their replica. Each replica's memory manager still decides
-loads and evictions by bytes; Serve's multiplexing (a count of models per replica, evicted by
-LRU) is not used. Serve sends to the first rank with room, then tries the next."""
+users on two models each keep their replica. Each replica's memory manager still decides loads
+and evictions by bytes; Serve's multiplexing (a count of models per replica, evicted by LRU) is
+not used. Serve sends to the first rank with room, then tries the next."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ray.serve.request_router import (
@@ -22,17 +27,25 @@ from ray.serve.request_router import (
     RunningReplica,
 )
 
-from multai_core.ray_serve.work import FREE_BYTES, RESIDENT
+from multai_core.ray_serve.affinity import Recent, conversation_of
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteWork
 
 SENT_MEMORY_S = 2.0
 """How long the router trusts its own record of where it sent a model over the replicas'
 stats, which arrive every ``request_routing_stats_period_s``."""
+IN_USE_S = 300.0
+"""How long a caller's last request counts as the model it is using."""
+STICKY_SLACK = 2
+"""Requests in flight a conversation's replica may have beyond the least busy candidate's
+and still get the next turn: a prompt evaluated again costs more than a short wait."""
 
 
 class ModelAffinityRouter(RequestRouter):
     def initialize_state(self, **kwargs: Any) -> None:  # noqa: ARG002 (Serve's signature)
         self._sent: dict[str, tuple[ReplicaID, float]] = {}
         self._asked: dict[str, float] = {}  # model -> when a request last asked for it
+        self._using: Recent[tuple[str, float]] = Recent()  # caller -> (model, when)
+        self._served: Recent[ReplicaID] = Recent()  # conversation -> its last replica
 
     async def choose_replicas(
         self,
@@ -40,7 +53,17 @@ class ModelAffinityRouter(RequestRouter):
         pending_request: PendingRequest | None = None,
     ) -> list[list[RunningReplica]]:
         model = pending_request.metadata.multiplexed_model_id if pending_request else ""
-        ranks = rank(candidate_replicas, model, self._holdings(), self._asked)
+        work = _work_of(pending_request)
+        conversation = conversation_of(work) if work is not None else None
+        ranks = rank(
+            candidate_replicas,
+            model,
+            self._holdings(),
+            self._asked,
+            in_use=self._in_use(besides=work.owner if work is not None else None),
+            sticky=self._served.get(conversation) if conversation else None,
+            queue_len=self.replica_queue_len_cache.get,
+        )
         if model:
             self._asked[model] = time.monotonic()
         return ranks
@@ -52,8 +75,16 @@ class ModelAffinityRouter(RequestRouter):
         result: Any,  # noqa: ARG002 (Serve's signature)
     ) -> None:
         model = pending_request.metadata.multiplexed_model_id
+        now = time.monotonic()
         if model:
-            self._sent[model] = (replica_id, time.monotonic())
+            self._sent[model] = (replica_id, now)
+        work = _work_of(pending_request)
+        if work is None:
+            return
+        self._using.set(work.owner, (work.spec.name, now))
+        conversation = conversation_of(work)
+        if conversation:
+            self._served.set(conversation, replica_id)
 
     def _holdings(self) -> dict[ReplicaID, set[str]]:
         """The models this router sent to each replica within SENT_MEMORY_S."""
@@ -64,28 +95,60 @@ class ModelAffinityRouter(RequestRouter):
                 held.setdefault(replica, set()).add(model)
         return held
 
+    def _in_use(self, besides: str | None) -> dict[str, int]:
+        """How many callers, other than ``besides``, asked for each model last (within
+        IN_USE_S)."""
+        now = time.monotonic()
+        users: dict[str, int] = {}
+        for caller, (model, at) in self._using.items():
+            if caller != besides and now - at <= IN_USE_S:
+                users[model] = users.get(model, 0) + 1
+        return users
+
+
+def _work_of(pending_request: PendingRequest | None) -> RemoteWork | None:
+    args = pending_request.args if pending_request is not None else []
+    return args[0] if args and isinstance(args[0], RemoteWork) else None
+
 
 def rank(
     replicas: list[RunningReplica],
     model: str,
     sent: dict[ReplicaID, set[str]],
     asked: dict[str, float],
+    *,
+    in_use: dict[str, int] | None = None,
+    sticky: ReplicaID | None = None,
+    queue_len: Callable[[ReplicaID], int | None] = lambda _: None,
 ) -> list[list[RunningReplica]]:
-    """Ranks: the replicas holding ``model`` and those holding nothing; then each other replica
-    alone, the one whose models were asked for longest ago first, most free memory breaking
-    ties."""
+    """Ranks: the conversation's own replica (``sticky``), when it holds ``model`` and is not
+    busier than the others by more than STICKY_SLACK; the replicas holding ``model`` and those
+    holding nothing; then each other replica alone, the one whose models the fewest other
+    callers are using (``in_use``) first, then the one whose models were asked for longest
+    ago, then the one with the most free memory."""
+    using = in_use or {}
 
     def models_on(replica: RunningReplica) -> set[str]:
         stats = replica.routing_stats or {}
         return set(stats.get(RESIDENT, ())) | sent.get(replica.replica_id, set())
 
-    def displaces(replica: RunningReplica) -> tuple[float, int]:
-        last_asked = max((asked.get(m, 0.0) for m in models_on(replica)), default=-1.0)
-        return last_asked, -int((replica.routing_stats or {}).get(FREE_BYTES, 0))
+    def displaces(replica: RunningReplica) -> tuple[int, float, int]:
+        held = models_on(replica)
+        last_asked = max((asked.get(m, 0.0) for m in held), default=-1.0)
+        free = int((replica.routing_stats or {}).get(FREE_BYTES, 0))
+        return sum(using.get(m, 0) for m in held), last_asked, -free
 
     first = [r for r in replicas if not models_on(r) or (model and model in models_on(r))]
     others = sorted((r for r in replicas if r not in first), key=displaces)
-    return ([first] if first else []) + [[r] for r in others]
+    ranks = ([first] if first else []) + [[r] for r in others]
+    own = next((r for r in first if r.replica_id == sticky and model in models_on(r)), None)
+    if own is None or len(first) == 1:
+        return ranks
+    busy = [n for n in (queue_len(r.replica_id) for r in first) if n is not None]
+    own_busy = queue_len(own.replica_id)
+    if own_busy is not None and busy and own_busy > min(busy) + STICKY_SLACK:
+        return ranks
+    return [[own], [r for r in first if r is not own], *ranks[1:]]
 
 
 class RoundRobinRouter(RequestRouter):
