@@ -34,9 +34,15 @@ from ray.serve.request_router import RequestRouter
 from bench._common import smollm2_path
 from multai_core.config import Config, MemoryConfig, ServerConfig
 from multai_core.plugin_api.types import ModelSpec
-from multai_core.ray_serve.deploy import APP_NAME, RayOptions, application, start_serve
+from multai_core.ray_serve.deploy import (
+    APP_NAME,
+    LOOPBACK,
+    RayOptions,
+    application,
+    start_serve,
+)
 from multai_core.ray_serve.router import ModelAffinityRouter, RoundRobinRouter
-from multai_core.ray_serve.simulated import LOOPBACK, simulated_cluster
+from multai_core.ray_serve.simulated import simulated_cluster
 from multai_core.testing.server import free_port, wait_until_healthy
 
 MODELS = ("chat-a", "chat-b", "chat-c")

@@ -15,12 +15,14 @@ from ray.cluster_utils import Cluster
 
 from multai_core.config import Config, MemoryConfig, ServerConfig
 from multai_core.plugin_api.types import ModelSpec
-from multai_core.ray_serve.deploy import APP_NAME, RayOptions, application, start_serve
-from multai_core.ray_serve.simulated import (
+from multai_core.ray_serve.deploy import (
+    APP_NAME,
     LOOPBACK,
-    ONE_CPU_NODE,
-    simulated_cluster,
+    RayOptions,
+    application,
+    start_serve,
 )
+from multai_core.ray_serve.simulated import ONE_CPU_NODE, simulated_cluster
 from multai_core.testing.server import free_port, wait_until_healthy
 
 KEY = "sk-ray-test"

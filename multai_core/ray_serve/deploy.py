@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import ray
 from ray import serve
+from ray._private import ray_constants
 from ray.serve.config import AutoscalingConfig, RequestRouterConfig
 from ray.serve.request_router import RequestRouter
 
@@ -17,8 +18,12 @@ from multai_core.ray_serve.router import ModelAffinityRouter
 from multai_core.ray_serve.work import HEAD_NODE
 
 APP_NAME = "multai"
+LOOPBACK = "127.0.0.1"
 HEALTH_CHECK_S = 2.0
 """Also how soon a new replica's engine starts and posts to the board before any request."""
+ONE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's own switch for clusters on one machine: every node on loopback, where Ray would
+otherwise bind to this machine's address, found by "connecting" a UDP socket to 8.8.8.8."""
 QUIET_RAY = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/",  # the notice: to loopback's discard port
@@ -72,6 +77,12 @@ def application(config: Config, options: RayOptions) -> serve.Application:
     return bound
 
 
+def on_loopback() -> None:
+    """Clusters this process starts from now on keep to loopback."""
+    os.environ[ONE_MACHINE] = "0"  # for the cluster's processes
+    ray_constants.ENABLE_RAY_CLUSTER = False  # for this one, which read it on import
+
+
 def start_serve(host: str, port: int) -> None:
     """Serve's HTTP proxy on the head node only, where the ingress runs: clients name the head
     node, and a worker node that dies drops no connection."""
@@ -85,6 +96,11 @@ def run(config: Config, options: RayOptions, *, address: str | None, host: str, 
     # needs for the same
     for name, value in QUIET_RAY.items():
         os.environ.setdefault(name, value)
+    if address is None:
+        on_loopback()  # a new cluster for this machine alone: none of Ray's ports on the LAN
+        # Ray's sockets live in its session folder under TMPDIR, and a socket's path may not
+        # pass 107 bytes: a long TMPDIR (a service's private one, a test's) would stop the start
+        os.environ.setdefault("RAY_TMPDIR", "/tmp")  # noqa: S108 (Ray's own default)
     ray.init(address=address, namespace=APP_NAME)
     start_serve(host, port)
     serve.run(application(config, options), name=APP_NAME, route_prefix="/", blocking=True)

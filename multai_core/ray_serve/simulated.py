@@ -11,15 +11,10 @@ from typing import Any
 
 import ray
 from ray import serve
-from ray._private import ray_constants
 from ray.cluster_utils import Cluster
 
-from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY
+from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY, on_loopback
 
-ONE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-"""Ray's own switch for clusters on one machine: every node on loopback, where Ray would
-otherwise find this machine's address by "connecting" a UDP socket to 8.8.8.8."""
-LOOPBACK = "127.0.0.1"
 ONE_CPU_NODE: dict[str, Any] = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
 
 
@@ -41,8 +36,8 @@ def _home(folder: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def simulated_cluster(folder: Path, nodes: int = 2) -> Iterator[Cluster]:
     """``nodes`` one-CPU nodes (the first is the head), this process connected as the driver."""
-    os.environ.update({**QUIET_RAY, ONE_MACHINE: "0"})  # for the cluster's processes
-    ray_constants.ENABLE_RAY_CLUSTER = False  # for this one, which read it on import
+    os.environ.update(QUIET_RAY)
+    on_loopback()
     with _home(folder):
         cluster = Cluster(initialize_head=True, head_node_args=ONE_CPU_NODE)
         for _ in range(nodes - 1):
