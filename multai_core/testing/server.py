@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -18,6 +19,10 @@ import httpx
 import uvicorn
 
 from multai_core.server import runner
+
+SERVE_ARGS = "MULTAI_TEST_SERVE_ARGS"
+"""More `multai serve` arguments for every server ``multai_process`` starts: the ``ray``
+session sets ``--ray --replicas 2`` to run the plugins' SDK suites against the Ray ingress."""
 
 
 def free_port() -> int:
@@ -86,7 +91,7 @@ def multai_process(
     command = [sys.executable, "-m", "multai_core.cli"]
     if config is not None:
         command += ["--config", str(config)]
-    command += ["serve", "--port", str(port)]
+    command += ["serve", "--port", str(port), *shlex.split(os.environ.get(SERVE_ARGS, ""))]
     full_env = {**os.environ, **(env or {})}
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(open(log_path, "wb")) if log_path else subprocess.DEVNULL

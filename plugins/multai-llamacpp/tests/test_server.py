@@ -16,6 +16,7 @@ import pytest
 from multai_llamacpp.default_model import default_models
 from openai import OpenAI
 
+from multai_core.testing.metrics import metric, samples, settled
 from multai_core.testing.openai_spec import validate
 from multai_core.testing.server import multai_process
 
@@ -328,13 +329,6 @@ def test_schema_the_grammar_converter_rejects_is_400(client: OpenAI) -> None:
         )
 
 
-def _metric(base: str, name: str) -> float:
-    for line in httpx.get(f"{base}/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} is not in /metrics")
-
-
 def test_the_next_turn_reports_cached_tokens(client: OpenAI, server: tuple[str, Path]) -> None:
     messages = [SYSTEM, {"role": "user", "content": "Name a large city in Japan."}]
     first = client.chat.completions.create(model=MODEL, messages=messages, temperature=0, max_tokens=12)  # type: ignore[arg-type]
@@ -348,13 +342,17 @@ def test_the_next_turn_reports_cached_tokens(client: OpenAI, server: tuple[str, 
     assert second.usage.prompt_tokens_details is not None
     assert second.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens
     assert second.usage.prompt_tokens_details.cached_tokens < second.usage.prompt_tokens
-    assert _metric(server[0], 'multai_tokens_total{model="smollm2",type="cached_prompt"}') > 0
+    cached = settled(lambda: (metric(server[0], "multai_tokens_total", type="cached_prompt"),))
+    assert cached[0] > 0
 
 
 def test_concurrent_streams_are_decoded_together(client: OpenAI, server: tuple[str, Path]) -> None:
     base = server[0]
-    assert _metric(base, "multai_slots_total") == 4
-    steps, sequences = _metric(base, "multai_decode_steps_total"), _metric(base, "multai_decode_sequences_total")
+
+    def decoded() -> tuple[float, float]:
+        return metric(base, "multai_decode_steps_total"), metric(base, "multai_decode_sequences_total")
+
+    steps, sequences = settled(decoded)
     questions = ["Name a fruit.", "Name a river.", "Name a planet.", "Name a composer."]
     texts: dict[int, str] = {}
 
@@ -374,7 +372,8 @@ def test_concurrent_streams_are_decoded_together(client: OpenAI, server: tuple[s
     for thread in threads:
         thread.join(timeout=120)
     assert sorted(texts) == [0, 1, 2, 3] and all(texts.values())
-    new_steps = _metric(base, "multai_decode_steps_total") - steps
-    new_sequences = _metric(base, "multai_decode_sequences_total") - sequences
+    after = settled(decoded)
+    new_steps, new_sequences = after[0] - steps, after[1] - sequences
     assert new_sequences > 1.5 * new_steps  # several sequences per llama_decode call
-    assert _metric(base, "multai_slots_active") == 0
+    assert metric(base, "multai_slots_active") == 0
+    assert set(samples(base, "multai_slots_total")) == {4}  # on each engine that holds it
