@@ -3,17 +3,20 @@ request belongs to."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pytest
 from ray.serve.request_router import RunningReplica
 
 from multai_core.plugin_api.task_text import ChatTask, Message, TextPart
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
+from multai_core.ray_serve import holdings
 from multai_core.ray_serve.affinity import conversation_of
 from multai_core.ray_serve.router import STICKY_SLACK, rank
-from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteWork
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, Holding, RemoteWork
 
 
 @dataclass
@@ -116,3 +119,23 @@ def test_a_conversation_is_its_caller_and_opening_turns() -> None:
     assert first_turn == conversation_of(work("k1", "Be brief.", "Hi", "Hello!", "More?"))
     assert first_turn != conversation_of(work("k2", "Be brief.", "Hi"))
     assert first_turn != conversation_of(work("k1", "Be brief.", "Hey"))
+
+
+def test_what_a_replica_last_told_the_relay_outranks_its_stats() -> None:
+    # the stats still show m1, evicted since by a load the replica reported at the job's end
+    a, b = Replica("a", ["m1"]), Replica("b", ["m2"])
+    told = {cast(Any, "a"): frozenset({"m3"})}
+    assert ids(rank(replicas(a, b), "m1", {}, {"m2": 1.0, "m3": 2.0}, told=told)) == [["b"], ["a"]]
+    assert ids(rank(replicas(a, b), "m3", {}, {}, told=told)) == [["a"], ["b"]]
+
+
+def test_a_replica_is_heard_until_its_word_goes_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    holdings.forget()
+    holdings.heard(Holding("r1", ("m1",)))
+    said = holdings.latest("r1")
+    assert said is not None and said[0] == {"m1"}
+    assert holdings.latest("r2") is None
+    later = time.monotonic() + holdings.FRESH_S + 1
+    monkeypatch.setattr(holdings.time, "monotonic", lambda: later)
+    assert holdings.latest("r1") is None  # the routing stats rule again
+    holdings.forget()

@@ -23,7 +23,8 @@ from multai_core.engine.scheduler import _DONE, Job, Scheduler
 from multai_core.plugin_api.errors import InferenceFailed, MultaiError, ServiceUnavailable
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
-from multai_core.ray_serve.work import RemoteError, RemoteWork
+from multai_core.ray_serve import holdings
+from multai_core.ray_serve.work import Holding, RemoteError, RemoteWork
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,9 @@ class RelayScheduler(Scheduler):
                 stream = self._stream(work)
                 try:
                     async for item in stream:
+                        if isinstance(item, Holding):
+                            holdings.heard(item)
+                            continue
                         if isinstance(item, RemoteError):
                             raise item.error
                         produced = True

@@ -18,7 +18,7 @@ from multai_core.config import Config
 from multai_core.plugin_api import offline
 from multai_core.plugin_api.errors import MultaiError
 from multai_core.ray_serve.board import POST_EVERY_S, board, encode
-from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteError, RemoteWork
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, Holding, RemoteError, RemoteWork
 from multai_core.server.app import KEEP_ALIVE_SWEEP_S, build_services
 from multai_core.server.logging import configure_logging
 from multai_core.serving.operations import EngineSnapshot, queue_entries, resident_models
@@ -32,7 +32,9 @@ class EngineReplica:
         offline.enforce()  # before any plugin imports a hub library
         self.services = build_services(config)
         self._started: asyncio.Task[None] | None = None
-        self._name = serve.get_replica_context().replica_tag
+        context = serve.get_replica_context()
+        self._name = context.replica_tag
+        self._id = context.replica_id.to_full_id_str()
 
     async def _start(self) -> None:
         """The engine's loop, on the replica's event loop (the first request or health check
@@ -89,6 +91,7 @@ class EngineReplica:
             yield RemoteError(exc)
         finally:
             scheduler.cancel(job)  # nothing if it ended; otherwise stops it at the next token
+        yield Holding(self._id, tuple(sorted(self.services.memory.resident)))
 
     def record_routing_stats(self) -> dict[str, Any]:
         """What the router reads to choose a replica (polled by Serve's controller)."""

@@ -1,11 +1,12 @@
 """Routing by model: a Serve request router (``RequestRouterConfig``) for the engine replicas.
 
 A request carries its model as Serve's ``multiplexed_model_id``. The router sends it to a
-replica that holds that model (from the routing stats each replica reports, and from the
-requests the router itself just sent there, which the stats do not show yet) or to one that
-holds nothing; Serve picks the least busy of those, so a model in demand spreads to idle
-replicas. The next turn of a chat goes back to the replica that served the conversation, whose
-prompt cache holds its history, unless that replica is busier than the others.
+replica that holds that model (from what the replica said at the end of its last job, else its
+routing stats, which come seconds late; and from the requests the router itself sent there
+since) or to one that holds nothing; Serve picks the least busy of those, so a model in
+demand spreads to idle replicas. The next turn of a chat goes back to the replica that served
+the conversation, whose prompt cache holds its history, unless that replica is busier than the
+others.
 
 Where no replica holds the model or is empty, the model goes where it displaces the least: to
 the replica whose models the fewest other callers (API keys) are using now, then to the one
@@ -27,6 +28,7 @@ from ray.serve.request_router import (
     RunningReplica,
 )
 
+from multai_core.ray_serve import holdings
 from multai_core.ray_serve.affinity import Recent, conversation_of
 from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteWork
 
@@ -55,11 +57,15 @@ class ModelAffinityRouter(RequestRouter):
         model = pending_request.metadata.multiplexed_model_id if pending_request else ""
         work = _work_of(pending_request)
         conversation = conversation_of(work) if work is not None else None
+        told = {
+            r.replica_id: holdings.latest(r.replica_id.to_full_id_str()) for r in candidate_replicas
+        }
         ranks = rank(
             candidate_replicas,
             model,
-            self._holdings(),
+            self._holdings(told),
             self._asked,
+            told={r: found[0] for r, found in told.items() if found is not None},
             in_use=self._in_use(besides=work.owner if work is not None else None),
             sticky=self._served.get(conversation) if conversation else None,
             queue_len=self.replica_queue_len_cache.get,
@@ -86,12 +92,16 @@ class ModelAffinityRouter(RequestRouter):
         if conversation:
             self._served.set(conversation, replica_id)
 
-    def _holdings(self) -> dict[ReplicaID, set[str]]:
-        """The models this router sent to each replica within SENT_MEMORY_S."""
+    def _holdings(
+        self, told: dict[ReplicaID, tuple[frozenset[str], float] | None]
+    ) -> dict[ReplicaID, set[str]]:
+        """The models this router sent to each replica within SENT_MEMORY_S, after the replica
+        last said what it holds."""
         now = time.monotonic()
         held: dict[ReplicaID, set[str]] = {}
         for model, (replica, at) in self._sent.items():
-            if now - at <= SENT_MEMORY_S:
+            said = told.get(replica)
+            if now - at <= SENT_MEMORY_S and (said is None or at > said[1]):
                 held.setdefault(replica, set()).add(model)
         return held
 
@@ -117,6 +127,7 @@ def rank(
     sent: dict[ReplicaID, set[str]],
     asked: dict[str, float],
     *,
+    told: dict[ReplicaID, frozenset[str]] | None = None,
     in_use: dict[str, int] | None = None,
     sticky: ReplicaID | None = None,
     queue_len: Callable[[ReplicaID], int | None] = lambda _: None,
@@ -125,12 +136,16 @@ def rank(
     busier than the others by more than STICKY_SLACK; the replicas holding ``model`` and those
     holding nothing; then each other replica alone, the one whose models the fewest other
     callers are using (``in_use``) first, then the one whose models were asked for longest
-    ago, then the one with the most free memory."""
+    ago, then the one with the most free memory. A replica holds what it last ``told`` the
+    relay, else what its routing stats say, and what was ``sent`` to it since."""
     using = in_use or {}
+    said = told or {}
 
     def models_on(replica: RunningReplica) -> set[str]:
         stats = replica.routing_stats or {}
-        return set(stats.get(RESIDENT, ())) | sent.get(replica.replica_id, set())
+        held = said.get(replica.replica_id)
+        base = set(held) if held is not None else set(stats.get(RESIDENT, ()))
+        return base | sent.get(replica.replica_id, set())
 
     def displaces(replica: RunningReplica) -> tuple[int, float, int]:
         held = models_on(replica)

@@ -35,3 +35,14 @@ class RemoteError:
     and parameter reach the client unchanged (Ray would wrap a raised one in its own)."""
 
     error: MultaiError
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A replica's last item for each job: the models it holds once the job is done. The
+    ingress's router trusts it over the routing stats, which Serve's controller polls and
+    passes on seconds later."""
+
+    replica: str
+    """The replica's full id (``ReplicaID.to_full_id_str()``)."""
+    models: tuple[str, ...]
