@@ -5,8 +5,9 @@ this one run:
 
 (a) Routing: three chat models (SmolLM2 under three names, loaded separately) over two engine
     replicas whose RAM budget holds one model each, a trace of ``--requests`` requests, one at
-    a time, from two users in random turns, each staying with a model for a while (a user's
-    next request keeps the model with probability 0.9). Prints model loads with MultAI's model-affinity router and with a
+    a time, from two users (an API key each) in random turns, each staying with a model for a
+    while (a user's next request keeps the model with probability 0.9). Prints model loads
+    with MultAI's model-affinity router and with a
     round-robin router on the same trace (target: at most a third), the share of requests
     served by a replica that already held their model (target at least 90%), and that every
     request got exactly one answer.
@@ -49,13 +50,14 @@ MODELS = ("chat-a", "chat-b", "chat-c")
 ONE_MODEL_BUDGET = 750 * 1024 * 1024  # SmolLM2 takes 530 MB here: one model per replica
 STAY = 0.9
 USERS = 2
+KEYS = [f"sk-bench-user-{u}" for u in range(USERS)]
 THROUGHPUT_TOKENS = 128
 
 
 def config(models: tuple[str, ...], budget: int | None, data: Path) -> Config:
     gguf = str(smollm2_path())
     return Config(
-        server=ServerConfig(data_dir=str(data)),
+        server=ServerConfig(data_dir=str(data), api_keys=list(KEYS)),
         memory=MemoryConfig(ram_budget_bytes=budget, ram_reserve_bytes=0),
         default_models=False,
         models=[ModelSpec(name=m, backend="llamacpp", path=gguf) for m in models],
@@ -72,7 +74,8 @@ def deploy(cfg: Config, options: RayOptions, port: int) -> str:
 
 def counters(base_url: str) -> tuple[float, float]:
     """(model loads, finished inferences) summed over the engines."""
-    text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    auth = {"authorization": f"Bearer {KEYS[0]}"}
+    text = httpx.get(f"{base_url}/metrics", headers=auth, timeout=30).text
     loads = inferences = 0.0
     for line in text.splitlines():
         if line.startswith("multai_model_loads_total{"):
@@ -82,24 +85,24 @@ def counters(base_url: str) -> tuple[float, float]:
     return loads, inferences
 
 
-def trace(requests: int, seed: int) -> list[str]:
-    """The models asked for, in order: users take random turns; each stays with a model with
-    probability STAY."""
+def trace(requests: int, seed: int) -> list[tuple[int, str]]:
+    """Who asks for which model, in order: users take random turns; each stays with a model
+    with probability STAY."""
     rng = random.Random(seed)
     current = [rng.choice(MODELS) for _ in range(USERS)]
-    models = []
+    asked = []
     for _ in range(requests):
         user = rng.randrange(USERS)
         if rng.random() > STAY:
             current[user] = rng.choice([m for m in MODELS if m != current[user]])
-        models.append(current[user])
-    return models
+        asked.append((user, current[user]))
+    return asked
 
 
-def ask(base_url: str, model: str, tag: str, max_tokens: int) -> int:
+def ask(base_url: str, model: str, tag: str, max_tokens: int, user: int = 0) -> int:
     response = httpx.post(
         f"{base_url}/v1/chat/completions",
-        headers={"x-request-id": tag},
+        headers={"x-request-id": tag, "authorization": f"Bearer {KEYS[user]}"},
         json={
             "model": model,
             "messages": [{"role": "user", "content": f"Say one word. ({tag})"}],
@@ -111,9 +114,9 @@ def ask(base_url: str, model: str, tag: str, max_tokens: int) -> int:
     return response.status_code
 
 
-def run_trace(base_url: str, models: list[str]) -> tuple[Counter[int], float, float]:
+def run_trace(base_url: str, asked: list[tuple[int, str]]) -> tuple[Counter[int], float, float]:
     before = counters(base_url)
-    statuses = Counter(ask(base_url, m, f"r{i}", 4) for i, m in enumerate(models))
+    statuses = Counter(ask(base_url, m, f"r{i}", 4, user) for i, (user, m) in enumerate(asked))
     time.sleep(2.5)  # the replicas post their counters every second
     after = counters(base_url)
     return statuses, after[0] - before[0], after[1] - before[1]
@@ -136,8 +139,9 @@ def fewest_loads(models: list[str], slots: int) -> int:
 
 
 def routing(port: int, data: Path, requests: int, seed: int) -> None:
-    models = trace(requests, seed)
-    total = len(models)
+    asked = trace(requests, seed)
+    models = [model for _, model in asked]
+    total = len(asked)
     results: dict[str, tuple[float, float]] = {}
     routers: list[tuple[str, type[RequestRouter]]] = [
         ("round-robin", RoundRobinRouter),
@@ -146,7 +150,7 @@ def routing(port: int, data: Path, requests: int, seed: int) -> None:
     for name, router in routers:
         options = RayOptions(replicas=2, router=router, stats_period_s=0.5)
         base_url = deploy(config(MODELS, ONE_MODEL_BUDGET, data), options, port)
-        statuses, loads, served = run_trace(base_url, models)
+        statuses, loads, served = run_trace(base_url, asked)
         print(
             f"{name:>15}: {total} requests, statuses {dict(statuses)}, {served:.0f} inferences, "
             f"{loads:.0f} model loads, served by a replica holding the model "
