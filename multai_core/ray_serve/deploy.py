@@ -40,41 +40,55 @@ class RayOptions:
     replica_gpus: float = 0.0
     target_queue: int = 4
     """Autoscaling's target of requests in flight (queued or running) per replica."""
+    upscale_delay_s: float = 30.0
+    """How long the queue must stay above the target before a replica is added (Serve's
+    default)."""
     stats_period_s: float = 1.0
     """How often each replica reports its resident models and free memory to the router."""
     router: type[RequestRouter] = ModelAffinityRouter
 
 
 def application(config: Config, options: RayOptions) -> serve.Application:
-    in_flight = max(1, config.scheduler.max_queue)  # the replica's own queue holds the waiting
+    """The ingress bound to the engine replicas."""
+    ingress = serve.deployment(
+        name="MultaiIngress",
+        # on the head node, beside Serve's controller and proxy: a worker node that dies takes
+        # only engine replicas with it, whose requests the ingress sends elsewhere
+        ray_actor_options={"num_cpus": 0, "resources": {HEAD_NODE: 0.001}},
+        max_ongoing_requests=_in_flight(config),
+    )(Ingress)
+    bound: serve.Application = ingress.bind(engines(config, options), config)
+    return bound
+
+
+def engines(config: Config, options: RayOptions) -> serve.Application:
+    """The engine replicas, which the ingress relays to (each ``run`` streams one job)."""
     autoscaling = None
     if options.max_replicas is not None and options.max_replicas > options.replicas:
         autoscaling = AutoscalingConfig(
             min_replicas=options.replicas,
             max_replicas=options.max_replicas,
             target_ongoing_requests=options.target_queue,
+            upscale_delay_s=options.upscale_delay_s,
         )
     engine = serve.deployment(
         name="MultaiEngine",
         num_replicas=None if autoscaling is not None else options.replicas,
         autoscaling_config=autoscaling,
         ray_actor_options={"num_cpus": options.replica_cpus, "num_gpus": options.replica_gpus},
-        max_ongoing_requests=in_flight,
+        max_ongoing_requests=_in_flight(config),
         health_check_period_s=HEALTH_CHECK_S,
         request_router_config=RequestRouterConfig(  # pydantic: mypy sees another signature
             request_router_class=options.router,  # type: ignore[arg-type]
             request_routing_stats_period_s=options.stats_period_s,  # type: ignore[arg-type]
         ),
     )(EngineReplica)
-    ingress = serve.deployment(
-        name="MultaiIngress",
-        # on the head node, beside Serve's controller and proxy: a worker node that dies takes
-        # only engine replicas with it, whose requests the ingress sends elsewhere
-        ray_actor_options={"num_cpus": 0, "resources": {HEAD_NODE: 0.001}},
-        max_ongoing_requests=in_flight,
-    )(Ingress)
-    bound: serve.Application = ingress.bind(engine.bind(config), config)
+    bound: serve.Application = engine.bind(config)
     return bound
+
+
+def _in_flight(config: Config) -> int:
+    return max(1, config.scheduler.max_queue)  # the replica's own queue holds the waiting
 
 
 def on_loopback() -> None:
