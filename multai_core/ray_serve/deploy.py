@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
 from ray import serve
@@ -11,7 +15,7 @@ from ray._private import ray_constants
 from ray.serve.config import AutoscalingConfig, RequestRouterConfig
 from ray.serve.request_router import RequestRouter
 
-from multai_core.config import Config
+from multai_core.config import Config, data_dir
 from multai_core.ray_serve.ingress import Ingress
 from multai_core.ray_serve.replica import EngineReplica
 from multai_core.ray_serve.router import ModelAffinityRouter
@@ -91,6 +95,34 @@ def _in_flight(config: Config) -> int:
     return max(1, config.scheduler.max_queue)  # the replica's own queue holds the waiting
 
 
+@contextlib.contextmanager
+def not_a_cloud(folder: str) -> Iterator[None]:
+    """HOME, for the cluster processes started within, is ``folder`` with the file that tells
+    Ray's API server this is no cloud: without it, that server asks the cloud metadata
+    addresses (169.254.169.254, metadata.google.internal) which provider it runs on, whatever
+    the usage-stats switches say. It reads the file once, at its start."""
+    Path(folder, "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
+    before = os.environ.get("HOME")
+    os.environ["HOME"] = folder
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = before
+
+
+def _cluster_token(folder: Path) -> Path:
+    """A token for a local cluster's token authentication (as `ray get-auth-token
+    --generate` makes one), kept beside the bootstrap file."""
+    token = folder / "auth_token"
+    if not token.exists():
+        token.touch(mode=0o600)
+        token.write_text(secrets.token_hex(32))
+    return token
+
+
 def on_loopback() -> None:
     """Clusters this process starts from now on keep to loopback."""
     os.environ[ONE_MACHINE] = "0"  # for the cluster's processes
@@ -110,11 +142,22 @@ def run(config: Config, options: RayOptions, *, address: str | None, host: str, 
     # needs for the same
     for name, value in QUIET_RAY.items():
         os.environ.setdefault(name, value)
-    if address is None:
+    if address is not None:
+        ray.init(address=address, namespace=APP_NAME)
+    else:
         on_loopback()  # a new cluster for this machine alone: none of Ray's ports on the LAN
         # Ray's sockets live in its session folder under TMPDIR, and a socket's path may not
         # pass 107 bytes: a long TMPDIR (a service's private one, a test's) would stop the start
         os.environ.setdefault("RAY_TMPDIR", "/tmp")  # noqa: S108 (Ray's own default)
-    ray.init(address=address, namespace=APP_NAME)
+        home = os.path.expanduser("~")
+        folder = data_dir(config.server) / "ray-home"  # kept: Ray reads it after init returns
+        folder.mkdir(parents=True, exist_ok=True)
+        if "RAY_AUTH_TOKEN_PATH" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
+            # Ray looks for the cluster's token under HOME; every process, whatever its HOME,
+            # finds it here
+            os.environ["RAY_AUTH_TOKEN_PATH"] = str(_cluster_token(folder))
+        with not_a_cloud(str(folder)):
+            # the engine replicas (Ray workers) keep the operator's HOME, for plugins' caches
+            ray.init(namespace=APP_NAME, runtime_env={"env_vars": {"HOME": home}})
     start_serve(host, port)
     serve.run(application(config, options), name=APP_NAME, route_prefix="/", blocking=True)

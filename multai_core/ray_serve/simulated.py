@@ -13,24 +13,9 @@ import ray
 from ray import serve
 from ray.cluster_utils import Cluster
 
-from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY, on_loopback
+from multai_core.ray_serve.deploy import APP_NAME, QUIET_RAY, not_a_cloud, on_loopback
 
 ONE_CPU_NODE: dict[str, Any] = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
-
-
-@contextlib.contextmanager
-def _home(folder: Path) -> Iterator[None]:
-    """HOME for the cluster's processes only, with the file that tells Ray's API server this
-    is no cloud: without it, that server asks the cloud metadata addresses (169.254.169.254,
-    metadata.google.internal) which provider it runs on, whatever the usage-stats switches
-    say. The README tells operators the same."""
-    (folder / "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
-    before = os.environ["HOME"]
-    os.environ["HOME"] = str(folder)
-    try:
-        yield
-    finally:
-        os.environ["HOME"] = before
 
 
 @contextlib.contextmanager
@@ -38,7 +23,7 @@ def simulated_cluster(folder: Path, nodes: int = 2) -> Iterator[Cluster]:
     """``nodes`` one-CPU nodes (the first is the head), this process connected as the driver."""
     os.environ.update(QUIET_RAY)
     on_loopback()
-    with _home(folder):
+    with not_a_cloud(str(folder)):
         cluster = Cluster(initialize_head=True, head_node_args=ONE_CPU_NODE)
         for _ in range(nodes - 1):
             cluster.add_node(**ONE_CPU_NODE)
