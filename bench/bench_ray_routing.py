@@ -1,7 +1,7 @@
 """MultAI on Ray Serve over a simulated two-node cluster (two one-CPU nodes on this machine), in
 this one run:
 
-    python -m bench.bench_ray_routing [--requests 200] [--seed 7]
+    python -m bench.bench_ray_routing [--requests 200] [--seeds 7,1,2,3] [--skip-throughput]
 
 (a) Routing: three chat models (SmolLM2 under three names, loaded separately) over two engine
     replicas whose RAM budget holds one model each, a trace of ``--requests`` requests, one at
@@ -197,7 +197,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--throughput-requests", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--seeds", default="7", help="traces to run, comma-separated (none: skip routing)"
+    )
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         home, data = Path(folder) / "home", Path(folder) / "data"
@@ -205,8 +208,11 @@ def main() -> None:
         with simulated_cluster(home):
             port = free_port()
             start_serve(LOOPBACK, port)
-            routing(port, data, args.requests, args.seed)
-            throughput(port, data, args.throughput_requests)
+            for seed in (int(s) for s in args.seeds.split(",") if s):
+                print(f"-- trace of seed {seed}")
+                routing(port, data, args.requests, seed)
+            if not args.skip_throughput:
+                throughput(port, data, args.throughput_requests)
 
 
 if __name__ == "__main__":
