@@ -62,6 +62,7 @@ def test_queue_shows_a_running_request(ray_server: RayServer, client: OpenAI) ->
             model="smollm2",
             messages=[{"role": "user", "content": "Tell a long story."}],
             max_tokens=200,
+            temperature=0,  # greedy, the story runs past 200 tokens; a sampled one may end early
             extra_headers={"x-request-id": "ray-queue-probe"},
         )
         done.set()
