@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -80,6 +80,9 @@ class MemoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ram_reserve_bytes: int = 1024 * MiB
     allow_gpu: bool = True
     ram_budget_bytes: int | None = None
+    # CPU threads a model may use (placement.cpu_threads); 0 leaves each pack's default,
+    # mostly this machine's cores. `multai serve --ray` gives each replica its CPU share.
+    cpu_threads: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -159,3 +159,14 @@ def test_a_model_whose_files_cannot_be_read_is_503_not_500() -> None:
     assert info.value.code == "model_unavailable"
     assert "its files could not be read (path /models/gone.bin): ValueError" in info.value.message
     assert not memory.resident
+
+
+def test_a_model_is_given_the_configured_cpu_threads() -> None:
+    plugin = EchoPlugin()
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(plugin)
+    snapshot = DeviceSnapshot(ram_total_bytes=10_000 * MiB, ram_free_bytes=10_000 * MiB)
+    config = MemoryConfig(ram_reserve_bytes=0, cpu_threads=3)
+    memory = MemoryManager(Packs(pm), config, lambda: snapshot)
+    memory.release(memory.acquire(spec("a", 100)))
+    assert [(name, p.kind, p.cpu_threads) for name, p in plugin.loads] == [("a", "cpu", 3)]

@@ -127,6 +127,7 @@ class MemoryManager:
             gpu_reserve=self.config.gpu_reserve_bytes,
             ram_reserve=self.config.ram_reserve_bytes,
             gpu_layers=gpu_layers,
+            cpu_threads=self.config.cpu_threads,
         )
 
     def acquire(self, spec: ModelSpec, gpu_layers: int | None = None) -> LoadedModel:

@@ -17,10 +17,12 @@ def choose_placement(
     gpu_reserve: int = 0,
     ram_reserve: int = 0,
     gpu_layers: int | None = None,
+    cpu_threads: int = 0,
 ) -> Placement | None:
     """The best placement that fits, or None. Prefers the GPU with the most free memory:
     full GPU, then partial offload with as many layers as fit, then CPU.
-    ``gpu_layers`` forces an offload (the request's n_gpu_layers)."""
+    ``gpu_layers`` forces an offload (the request's n_gpu_layers); ``cpu_threads`` goes into
+    the placement as it is."""
     ram_free = devices.ram_free_bytes - ram_reserve
     gpus = (
         sorted(devices.gpus, key=lambda g: g.free_bytes, reverse=True)
@@ -55,6 +57,7 @@ def choose_placement(
                 gpu_layers=-1,
                 vram_bytes=estimate.gpu_bytes,
                 ram_bytes=estimate.gpu_host_bytes,
+                cpu_threads=cpu_threads,
             )
         if estimate.layers and estimate.layer_bytes and gpu_layers != -1:
             for_layers = vram_free - estimate.partial_gpu_bytes
@@ -76,11 +79,12 @@ def choose_placement(
                     gpu_layers=layers,
                     vram_bytes=vram,
                     ram_bytes=ram,
+                    cpu_threads=cpu_threads,
                 )
     if gpu_layers not in (None, 0):
         return None
     if estimate.cpu_bytes <= ram_free:
-        return Placement(kind="cpu", ram_bytes=estimate.cpu_bytes)
+        return Placement(kind="cpu", ram_bytes=estimate.cpu_bytes, cpu_threads=cpu_threads)
     return None
 
 

@@ -111,7 +111,9 @@ PlacementKind = Literal["gpu", "partial", "cpu"]
 
 
 class Placement(msgspec.Struct, kw_only=True, frozen=True):
-    """Where a model goes. ``gpu_layers`` is -1 for all layers, 0 for none."""
+    """Where a model goes. ``gpu_layers`` is -1 for all layers, 0 for none. ``cpu_threads``
+    is how many CPU threads the engine gives the model (the operator's ``[memory]
+    cpu_threads``, or a Ray replica's share of its node); 0 leaves the pack's own default."""
 
     kind: PlacementKind
     device: str = "cpu"
@@ -119,3 +121,4 @@ class Placement(msgspec.Struct, kw_only=True, frozen=True):
     gpu_layers: int = 0
     vram_bytes: int = 0
     ram_bytes: int = 0
+    cpu_threads: int = 0

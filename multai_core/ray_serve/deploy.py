@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import ray
 from ray import serve
 from ray._private import ray_constants
@@ -87,8 +89,19 @@ def engines(config: Config, options: RayOptions) -> serve.Application:
             request_routing_stats_period_s=options.stats_period_s,  # type: ignore[arg-type]
         ),
     )(EngineReplica)
-    bound: serve.Application = engine.bind(config)
+    bound: serve.Application = engine.bind(replica_config(config, options))
     return bound
+
+
+def replica_config(config: Config, options: RayOptions) -> Config:
+    """The config each replica's engine runs: unless the operator set ``[memory]
+    cpu_threads``, a model uses as many threads as the CPUs Ray reserved for its replica (at
+    least one, as Ray's own OMP_NUM_THREADS), not every core of a node it may share."""
+    if config.memory.cpu_threads:
+        return config
+    threads = max(1, math.floor(options.replica_cpus))
+    memory = msgspec.structs.replace(config.memory, cpu_threads=threads)
+    return msgspec.structs.replace(config, memory=memory)
 
 
 def _in_flight(config: Config) -> int:

@@ -154,8 +154,9 @@ def load(spec: ModelSpec, placement: Placement) -> BarkHandle:
     import torch
     from transformers import AutoTokenizer, BarkModel
 
-    if options.torch_threads:
-        torch.set_num_threads(options.torch_threads)
+    threads = options.torch_threads or placement.cpu_threads
+    if threads:
+        torch.set_num_threads(threads)
     device = placement.device if placement.kind != "cpu" else "cpu"
     on_gpu = device.startswith("cuda")
     model = BarkModel.from_pretrained(

@@ -53,7 +53,7 @@ class BarkOptions(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     min_eos_p: Probability | None = None
     """Stop a generation once the end token is this likely (suno uses 0.2)."""
     torch_threads: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    """CPU threads for torch; None leaves torch's default."""
+    """CPU threads for torch; None: the placement's ``cpu_threads``, else torch's default."""
 
 
 def parse_options(raw: dict[str, Any], model: str) -> BarkOptions:

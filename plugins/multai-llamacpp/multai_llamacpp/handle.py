@@ -88,7 +88,7 @@ def load(spec: ModelSpec, placement: Placement) -> LlamaHandle:
     options = parse_options(spec.options)
     if not spec.path:
         raise ValueError(f"model {spec.name!r}: the llamacpp backend needs a GGUF path")
-    n_threads, n_threads_batch = resolve_threads(options)
+    n_threads, n_threads_batch = resolve_threads(options, placement.cpu_threads)
     gpu_layers = n_gpu_layers_for(placement)
     kwargs: dict[str, Any] = {}
     if gpu_layers != 0 and placement.gpu_index is not None:

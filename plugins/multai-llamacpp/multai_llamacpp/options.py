@@ -83,12 +83,16 @@ def physical_cores() -> int:
     return max(1, count or os.cpu_count() or 1)
 
 
-def resolve_threads(options: LlamaCppOptions) -> tuple[int, int]:
-    """(generation threads, prompt threads) for a model."""
+def resolve_threads(options: LlamaCppOptions, placement_threads: int = 0) -> tuple[int, int]:
+    """(generation threads, prompt threads) for a model: its options, else the environment's
+    MULTAI_LLAMACPP_N_THREADS, else the placement's ``cpu_threads``, else the physical cores."""
     n_threads = options.n_threads
     if n_threads is None:
         env = os.environ.get(N_THREADS_ENV, "").strip()
-        n_threads = int(env) if env.isdigit() and int(env) > 0 else physical_cores()
+        if env.isdigit() and int(env) > 0:
+            n_threads = int(env)
+        else:
+            n_threads = placement_threads or physical_cores()
     n_batch_threads = options.n_threads_batch or n_threads
     return max(1, n_threads), max(1, n_batch_threads)
 

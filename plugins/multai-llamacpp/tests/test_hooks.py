@@ -41,3 +41,14 @@ def test_bad_options_are_rejected(pm, spec):
     bad = msgspec.structs.replace(spec, options={"n_ctxx": 5})
     with pytest.raises(ValueError, match="n_ctxx"):
         pm.hook.multai_estimate_memory(spec=bad, devices=DeviceSnapshot())
+
+
+def test_threads_come_from_options_then_env_then_placement(monkeypatch):
+    from multai_llamacpp.options import N_THREADS_ENV, physical_cores, resolve_threads
+
+    monkeypatch.delenv(N_THREADS_ENV, raising=False)
+    assert resolve_threads(LlamaCppOptions()) == (physical_cores(), physical_cores())
+    assert resolve_threads(LlamaCppOptions(), 3) == (3, 3)  # a Ray replica's three CPUs
+    assert resolve_threads(LlamaCppOptions(n_threads=2, n_threads_batch=5), 3) == (2, 5)
+    monkeypatch.setenv(N_THREADS_ENV, "1")
+    assert resolve_threads(LlamaCppOptions(), 3) == (1, 1)

@@ -89,11 +89,11 @@ def normalise(audio: np.ndarray) -> np.ndarray:
     return scaled
 
 
-def _session_options(options: PiperOptions) -> Any:
+def _session_options(options: PiperOptions, placement: Placement) -> Any:
     import onnxruntime
 
     session_options = onnxruntime.SessionOptions()
-    threads = resolve_cpu_threads(options)
+    threads = resolve_cpu_threads(options, placement.cpu_threads)
     if threads:
         session_options.intra_op_num_threads = threads
         session_options.inter_op_num_threads = 1
@@ -117,7 +117,9 @@ def load(spec: ModelSpec, placement: Placement) -> PiperHandle:
         index = placement.gpu_index or 0
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": index}))
     session = onnxruntime.InferenceSession(
-        str(voice_file.model), sess_options=_session_options(options), providers=providers
+        str(voice_file.model),
+        sess_options=_session_options(options, placement),
+        providers=providers,
     )
     voice = PiperVoice(session=session, config=PiperConfig.from_dict(voice_file.config))
     log.info("piper_loaded", model=spec.name, device=placement.device if gpu else "cpu")

@@ -44,9 +44,10 @@ def parse_options(raw: dict[str, Any], model: str) -> PiperOptions:
         ) from exc
 
 
-def resolve_cpu_threads(options: PiperOptions) -> int:
-    """The intra-op thread count for onnxruntime; 0 leaves its default."""
+def resolve_cpu_threads(options: PiperOptions, placement_threads: int = 0) -> int:
+    """The intra-op thread count for onnxruntime: the options', else MULTAI_PIPER_CPU_THREADS,
+    else the placement's ``cpu_threads``; 0 leaves its default."""
     if options.cpu_threads:
         return options.cpu_threads
     env = os.environ.get(CPU_THREADS_ENV, "").strip()
-    return int(env) if env.isdigit() else 0
+    return int(env) if env.isdigit() and int(env) > 0 else placement_threads

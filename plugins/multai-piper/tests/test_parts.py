@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from multai_piper.encoding import open_encoder
-from multai_piper.options import PiperOptions
+from multai_piper.options import CPU_THREADS_ENV, PiperOptions, resolve_cpu_threads
 from multai_piper.pieces import piece_limit, split_phonemes
 from multai_piper.tempo import natural_samples, pace
 from multai_piper.time_stretch import stretch
@@ -20,6 +20,17 @@ from piper_audio import decode
 from multai_core.plugin_api import InvalidRequest, ModelSpec, ServiceUnavailable
 
 RATE = 22_050
+
+
+def test_threads_come_from_options_then_env_then_placement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(CPU_THREADS_ENV, raising=False)
+    assert resolve_cpu_threads(PiperOptions()) == 0  # onnxruntime's default
+    assert resolve_cpu_threads(PiperOptions(), 3) == 3  # a Ray replica's three CPUs
+    assert resolve_cpu_threads(PiperOptions(cpu_threads=2), 3) == 2
+    monkeypatch.setenv(CPU_THREADS_ENV, "1")
+    assert resolve_cpu_threads(PiperOptions(), 3) == 1
 
 
 def test_short_sentences_stay_whole() -> None:

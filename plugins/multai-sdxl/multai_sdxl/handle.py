@@ -91,8 +91,9 @@ def load(spec: ModelSpec, placement: Placement) -> SdxlHandle:
     diffusers = import_diffusers()
     import torch
 
-    if options.threads and not on_gpu:
-        torch.set_num_threads(options.threads)
+    threads = options.threads or placement.cpu_threads
+    if threads and not on_gpu:
+        torch.set_num_threads(threads)
     started = time.perf_counter()
     pipe = diffusers.AutoPipelineForText2Image.from_pretrained(
         str(folder.path),

@@ -35,7 +35,8 @@ class SdxlOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     vae_tiling: Switch = "auto"
     """auto: on when the memory the model was given is below what it needs without them."""
     threads: int | None = None
-    """torch intra-op threads on the CPU (default: torch's choice)."""
+    """torch intra-op threads on the CPU (default: the placement's ``cpu_threads``, else
+    torch's choice)."""
 
 
 def parse_options(raw: dict[str, Any]) -> SdxlOptions:

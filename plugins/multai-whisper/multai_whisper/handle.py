@@ -67,7 +67,7 @@ def load(spec: ModelSpec, placement: Placement) -> WhisperHandle:
         device="cuda" if gpu else "cpu",
         device_index=gpu_index(placement) if gpu else 0,
         compute_type=compute_type,
-        cpu_threads=resolve_cpu_threads(options),
+        cpu_threads=resolve_cpu_threads(options, placement),
         num_workers=spec.concurrency(),
         local_files_only=True,
     )

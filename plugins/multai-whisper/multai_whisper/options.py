@@ -58,11 +58,13 @@ def compute_type_for(options: WhisperOptions, placement: Placement) -> str:
     return options.gpu_compute_type if on_gpu(placement) else options.cpu_compute_type
 
 
-def resolve_cpu_threads(options: WhisperOptions) -> int:
+def resolve_cpu_threads(options: WhisperOptions, placement: Placement) -> int:
+    """CTranslate2's threads: the options', else MULTAI_WHISPER_CPU_THREADS, else the
+    placement's ``cpu_threads``; 0 leaves CTranslate2's default."""
     if options.cpu_threads:
         return options.cpu_threads
     env = os.environ.get(CPU_THREADS_ENV, "").strip()
-    return int(env) if env.isdigit() else 0
+    return int(env) if env.isdigit() and int(env) > 0 else placement.cpu_threads
 
 
 def temperatures(options: WhisperOptions, temperature: float) -> tuple[float, ...]:

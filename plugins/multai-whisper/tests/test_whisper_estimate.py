@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from multai_whisper.ct2_header import read_header
 from multai_whisper.estimate import estimate, estimate_from_header, weight_bytes
-from multai_whisper.options import WhisperOptions, compute_type_for, parse_options
+from multai_whisper.options import (
+    CPU_THREADS_ENV,
+    WhisperOptions,
+    compute_type_for,
+    parse_options,
+    resolve_cpu_threads,
+)
 from multai_whisper.packaged import MODEL_FILE, ensure_assembled, find_packaged
 
 from multai_core.plugin_api import ModelSpec, Placement
@@ -76,6 +82,18 @@ def test_compute_type_follows_the_placement() -> None:
     gpu = Placement(kind="gpu", device="cuda:0", gpu_index=0)
     assert compute_type_for(options, gpu) == "float16"
     assert compute_type_for(WhisperOptions(gpu_compute_type="int8_float16"), gpu) == "int8_float16"
+
+
+def test_threads_come_from_options_then_env_then_placement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(CPU_THREADS_ENV, raising=False)
+    assert resolve_cpu_threads(WhisperOptions(), Placement(kind="cpu")) == 0  # CTranslate2's
+    replica = Placement(kind="cpu", cpu_threads=3)
+    assert resolve_cpu_threads(WhisperOptions(), replica) == 3
+    assert resolve_cpu_threads(WhisperOptions(cpu_threads=2), replica) == 2
+    monkeypatch.setenv(CPU_THREADS_ENV, "1")
+    assert resolve_cpu_threads(WhisperOptions(), replica) == 1
 
 
 def test_estimate_hook_input_before_assembly(
