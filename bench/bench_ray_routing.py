@@ -11,8 +11,11 @@ this one run:
     round-robin router on the same trace (target: at most a third), the share of requests
     served by a replica that already held their model (target at least 90%), and that every
     request got exactly one answer.
-(b) Throughput: one model, four clients, the same short requests on one engine replica and on
-    two. Prints requests/s of each and their ratio (target at least 1.7 on two cores).
+(b) Throughput: one model, four clients, the same requests on one single-thread engine
+    replica and on two. Prints requests/s of each and their ratio (target at least 1.7 on two
+    cores), twice: with one slot per replica (each serves one request at a time: what a second
+    replica adds, alone) and with the default four (one replica already decodes the four
+    clients in one batch, so the second core adds what batching had not already given).
 
 Each phase deploys the application anew; loads and requests are read from the ingress's
 /metrics (every replica's counters, by engine) before and after.
@@ -54,13 +57,16 @@ KEYS = [f"sk-bench-user-{u}" for u in range(USERS)]
 THROUGHPUT_TOKENS = 128
 
 
-def config(models: tuple[str, ...], budget: int | None, data: Path) -> Config:
+def config(
+    models: tuple[str, ...], budget: int | None, data: Path, slots: int | None = None
+) -> Config:
     gguf = str(smollm2_path())
+    options = {} if slots is None else {"n_parallel": slots}
     return Config(
         server=ServerConfig(data_dir=str(data), api_keys=list(KEYS)),
         memory=MemoryConfig(ram_budget_bytes=budget, ram_reserve_bytes=0),
         default_models=False,
-        models=[ModelSpec(name=m, backend="llamacpp", path=gguf) for m in models],
+        models=[ModelSpec(name=m, backend="llamacpp", path=gguf, options=options) for m in models],
     )
 
 
@@ -170,10 +176,12 @@ def routing(port: int, data: Path, requests: int, seed: int) -> None:
     )
 
 
-def throughput(port: int, data: Path, requests: int) -> None:
+def throughput(port: int, data: Path, requests: int, slots: int | None) -> None:
     rates: dict[int, float] = {}
+    print(f"-- throughput, {slots or 'default'} slot(s) per replica")
     for replicas in (1, 2):
-        base_url = deploy(config(MODELS[:1], None, data), RayOptions(replicas=replicas), port)
+        cfg = config(MODELS[:1], None, data, slots)
+        base_url = deploy(cfg, RayOptions(replicas=replicas), port)
         for i in range(4):  # warm: the model loaded on every replica
             ask(base_url, MODELS[0], f"warm-{replicas}-{i}", THROUGHPUT_TOKENS)
         started = time.perf_counter()
@@ -212,7 +220,8 @@ def main() -> None:
                 print(f"-- trace of seed {seed}")
                 routing(port, data, args.requests, seed)
             if not args.skip_throughput:
-                throughput(port, data, args.throughput_requests)
+                for slots in (1, None):
+                    throughput(port, data, args.throughput_requests, slots)
 
 
 if __name__ == "__main__":
