@@ -12,11 +12,10 @@ from ray.serve.request_router import RunningReplica
 
 from multai_core.plugin_api.task_text import ChatTask, Message, TextPart
 from multai_core.plugin_api.tasks import Task
-from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve import holdings
 from multai_core.ray_serve.affinity import conversation_of
 from multai_core.ray_serve.router import STICKY_SLACK, rank
-from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, Holding, RemoteWork
+from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, Holding
 
 
 @dataclass
@@ -106,19 +105,18 @@ def test_or_no_longer_holds_the_model() -> None:
 
 
 def test_a_conversation_is_its_caller_and_opening_turns() -> None:
-    def work(owner: str, *texts: str) -> RemoteWork:
+    def chat(*texts: str) -> Task:
         roles = ["system", "user", "assistant", "user"]
         messages = [
             Message(role=role, content=[TextPart(text=t)])  # type: ignore[arg-type]
             for role, t in zip(roles, texts, strict=False)
         ]
-        task = Task(id="t", kind="chat", model="m", payload=ChatTask(messages=messages))
-        return RemoteWork(task, ModelSpec(name="m", backend="b"), 1, None, owner)
+        return Task(id="t", kind="chat", model="m", payload=ChatTask(messages=messages))
 
-    first_turn = conversation_of(work("k1", "Be brief.", "Hi"))
-    assert first_turn == conversation_of(work("k1", "Be brief.", "Hi", "Hello!", "More?"))
-    assert first_turn != conversation_of(work("k2", "Be brief.", "Hi"))
-    assert first_turn != conversation_of(work("k1", "Be brief.", "Hey"))
+    first_turn = conversation_of(chat("Be brief.", "Hi"), "k1")
+    assert first_turn == conversation_of(chat("Be brief.", "Hi", "Hello!", "More?"), "k1")
+    assert first_turn != conversation_of(chat("Be brief.", "Hi"), "k2")
+    assert first_turn != conversation_of(chat("Be brief.", "Hey"), "k1")
 
 
 def test_what_a_replica_last_told_the_relay_outranks_its_stats() -> None:

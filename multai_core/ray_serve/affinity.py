@@ -8,7 +8,7 @@ from collections import OrderedDict
 from typing import Generic, TypeVar
 
 from multai_core.plugin_api.task_text import ChatTask
-from multai_core.ray_serve.work import RemoteWork
+from multai_core.plugin_api.tasks import Task
 
 V = TypeVar("V")
 
@@ -39,13 +39,13 @@ class Recent(Generic[V]):
         return len(self._items)
 
 
-def conversation_of(work: RemoteWork) -> str | None:
-    """A digest of a chat request's caller and its messages up to the first user turn, which
-    every later turn of the conversation resends unchanged; None for other tasks."""
-    payload = work.task.payload
+def conversation_of(task: Task, owner: str) -> str | None:
+    """A digest of a chat request's caller (``owner``) and its messages up to the first user
+    turn, which every later turn of the conversation resends unchanged; None for other tasks."""
+    payload = task.payload
     if not isinstance(payload, ChatTask):
         return None
-    digest = hashlib.blake2b(work.owner.encode(), digest_size=16)
+    digest = hashlib.blake2b(owner.encode(), digest_size=16)
     for message in payload.messages:
         digest.update(f"\0{message.role}\0{len(message.images())}\0".encode())
         digest.update(message.text().encode())

@@ -24,6 +24,7 @@ from multai_core.plugin_api.errors import InferenceFailed, MultaiError, ServiceU
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve import holdings
+from multai_core.ray_serve.affinity import conversation_of
 from multai_core.ray_serve.work import Holding, RemoteError, RemoteWork
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,8 @@ class RelayScheduler(Scheduler):
         job = Job(task, spec, priority, gpu_layers, owner)
         self.jobs[(owner, task.id)] = job
         self.running.add(job)
-        work = RemoteWork(task, spec, priority, gpu_layers, owner)
+        conversation = conversation_of(task, owner)
+        work = RemoteWork(task, spec, priority, gpu_layers, owner, conversation)
         relay = asyncio.create_task(self._relay(job, work), name=f"multai-relay-{task.id}")
         self._relays[job] = relay
         self._tell(job)

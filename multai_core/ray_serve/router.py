@@ -29,7 +29,7 @@ from ray.serve.request_router import (
 )
 
 from multai_core.ray_serve import holdings
-from multai_core.ray_serve.affinity import Recent, conversation_of
+from multai_core.ray_serve.affinity import Recent
 from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, RemoteWork
 
 SENT_MEMORY_S = 2.0
@@ -56,7 +56,7 @@ class ModelAffinityRouter(RequestRouter):
     ) -> list[list[RunningReplica]]:
         model = pending_request.metadata.multiplexed_model_id if pending_request else ""
         work = _work_of(pending_request)
-        conversation = conversation_of(work) if work is not None else None
+        conversation = work.conversation if work is not None else None
         told = {
             r.replica_id: holdings.latest(r.replica_id.to_full_id_str()) for r in candidate_replicas
         }
@@ -88,9 +88,8 @@ class ModelAffinityRouter(RequestRouter):
         if work is None:
             return
         self._using.set(work.owner, (work.spec.name, now))
-        conversation = conversation_of(work)
-        if conversation:
-            self._served.set(conversation, replica_id)
+        if work.conversation:
+            self._served.set(work.conversation, replica_id)
 
     def _holdings(
         self, told: dict[ReplicaID, tuple[frozenset[str], float] | None]

@@ -20,13 +20,15 @@ FREE_BYTES = "free_bytes"
 class RemoteWork:
     """One job for a replica: the task and the model spec the ingress resolved, with the
     caller's priority and key (its owner id), so the replica's queue orders it as the ingress
-    would."""
+    would, and the chat's conversation digest (``affinity.conversation_of``), which the router
+    reads when it chooses a replica and again when it records the choice."""
 
     task: Task
     spec: ModelSpec
     priority: int
     gpu_layers: int | None
     owner: str
+    conversation: str | None = None
 
 
 @dataclass(frozen=True)
