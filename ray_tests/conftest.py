@@ -5,6 +5,7 @@ budget that holds one of them per replica. Everything binds to loopback."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from multai_core.ray_serve.deploy import (
     start_serve,
 )
 from multai_core.ray_serve.simulated import ONE_CPU_NODE, simulated_cluster
+from multai_core.testing.fake_hub import FakeHub
 from multai_core.testing.server import free_port, wait_until_healthy
 
 KEY = "sk-ray-test"
@@ -50,7 +52,17 @@ def deploy(config: Config, options: RayOptions) -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def hub() -> Iterator[FakeHub]:
+    """A hub on loopback for the pulls made through the cluster."""
+    with FakeHub() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory, hub: FakeHub) -> Iterator[Cluster]:
+    # the cluster's processes start with this environment: their pull workers use the fake hub
+    os.environ["HF_ENDPOINT"] = hub.url
+    os.environ["HF_HOME"] = str(tmp_path_factory.mktemp("hf-home"))
     with simulated_cluster(tmp_path_factory.mktemp("ray-home")) as cluster:
         yield cluster
 

@@ -42,8 +42,8 @@ DOORS: dict[str, set[str]] = {
         "serving",
         "store",
     },
-    # the Ray Serve deployment: the server's app and engine, on replicas
-    "ray_serve": {"plugin_api", "config", "engine", "server", "serving"},
+    # the Ray Serve deployment: the server's app and engine, on replicas; the nodes' stores
+    "ray_serve": {"plugin_api", "config", "engine", "server", "serving", "store"},
     "cli": {
         "plugin_api",
         "config",

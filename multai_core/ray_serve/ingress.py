@@ -9,12 +9,13 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from multai_core.config import Config
+from multai_core.config import Config, models_dir
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
 from multai_core.ray_serve.board import BoardView
 from multai_core.ray_serve.relay import RelayScheduler
+from multai_core.ray_serve.stores import NodeStores
 from multai_core.server.logging import configure_logging
 
 
@@ -34,4 +35,5 @@ class Ingress:
 
         app = create_app(self.config, engine=relay)
         app.state.services.cluster = BoardView()
+        app.state.services.other_stores = NodeStores(models_dir(self.config.server))
         return app

@@ -18,6 +18,7 @@ from multai_core.serving.file_store import FileStore
 from multai_core.serving.image_store import ImageStore
 from multai_core.serving.operations import ClusterView
 from multai_core.serving.response_store import ResponseStore
+from multai_core.store.mirror import OtherStores
 
 
 @dataclass
@@ -33,6 +34,9 @@ class Services:
     # under Ray Serve, the engine replicas, whose queues, models and metrics the operations
     # endpoints show instead of this process's (which runs no jobs itself)
     cluster: ClusterView | None = None
+    # under Ray Serve, the model stores of the nodes besides this one, which a pull or delete
+    # at this server fills or empties too
+    other_stores: OtherStores | None = None
     # the decode pool and the server-wide budgets of decoded media, made from config.server
     decoding: MediaDecoding = field(init=False)
     # stored Responses (SQLite in config.server.data_dir, opened on first use)

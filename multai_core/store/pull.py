@@ -5,7 +5,8 @@ record the model in the store (last: an interrupted pull leaves the store unchan
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 
 import msgspec
 
+from multai_core.plugin_api import offline
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.store.catalog import (
     PullRefused,
@@ -27,8 +29,9 @@ from multai_core.store.catalog import (
     sniff_config,
     wanted,
 )
-from multai_core.store.hub import INCOMPLETE, Snapshot, download, read_range, snapshot
+from multai_core.store.hub import Snapshot, read_range, snapshot
 from multai_core.store.manifest import ModelStore, PulledModel, name_problem
+from multai_core.store.mirror import fetch, mirror
 from multai_core.store.preflight import Assessment, check_disk, stand_in
 from multai_core.store.progress import Progress
 
@@ -110,12 +113,8 @@ def pull(
         if not confirm(f"{model_name} would not fit in memory now. Pull it anyway?"):
             raise PullRefused("not pulled")
     folder = store.folder_for(model_name)
-    progress = Progress(out, size, terminal=terminal)
-    for path in choice.files:
-        download(snap, path, folder, progress)
-    shutil.rmtree(folder / INCOMPLETE, ignore_errors=True)
-    if previous is not None:
-        _remove_stale(folder, previous.files, choice.files)
+    old = previous.files if previous is not None else ()
+    fetch(snap, choice.files, folder, Progress(out, size, terminal=terminal), replacing=old)
     model = PulledModel(
         name=model_name,
         backend=choice.backend,
@@ -165,11 +164,6 @@ def _assess(
         return assess(spec)
 
 
-def _remove_stale(folder: Path, old: tuple[str, ...], new: tuple[str, ...]) -> None:
-    for path in set(old) - set(new):
-        (folder / path).unlink(missing_ok=True)
-
-
 class _JsonLines:
     """The worker's stdout: each line of text becomes {"line": ...}."""
 
@@ -191,6 +185,20 @@ class _JsonLines:
         return False
 
 
+def start_worker(request: dict[str, Any], *, answers: bool) -> subprocess.Popen[str]:
+    """A worker process (``worker_main``) for ``request``, in this process's environment less
+    the offline switches (only the worker goes online), its JSON lines on stdout; with
+    ``answers``, stdin is open for the answers to its memory questions."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "multai_core.store.pull", json.dumps(request)],
+        stdin=subprocess.PIPE if answers else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k not in offline.OFFLINE_ENV},
+        text=True,
+    )
+
+
 def _emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -205,9 +213,12 @@ def _ask_parent(spec: ModelSpec) -> Assessment:
 
 def worker_main(argv: list[str]) -> int:
     """A pull for the server, in a process of its own (the server's is offline by design):
-    argv[0] is {"model", "name", "backend", "update", "yes", "models_dir"} as JSON; stdout
-    carries JSON lines (line, assess, done, error)."""
+    argv[0] is {"model", "name", "backend", "update", "yes", "models_dir"} as JSON, or
+    {"mirror": a PulledModel, "relative", "models_dir"} to copy a model another machine
+    pulled; stdout carries JSON lines (line, assess, done, copied, error)."""
     request = json.loads(argv[0])
+    if "mirror" in request:
+        return _mirror_main(request)
     options = PullOptions(
         name=request.get("name"),
         backend=request.get("backend"),
@@ -228,6 +239,18 @@ def worker_main(argv: list[str]) -> int:
         _emit({"error": str(exc)})
         return 1
     _emit({"done": msgspec.to_builtins(model)})
+    return 0
+
+
+def _mirror_main(request: dict[str, Any]) -> int:
+    model = msgspec.convert(request["mirror"], PulledModel)
+    store = ModelStore(Path(request["models_dir"]))
+    try:
+        copied = mirror(model, str(request["relative"]), store, _JsonLines())  # type: ignore[arg-type]
+    except PullRefused as exc:
+        _emit({"error": str(exc)})
+        return 1
+    _emit({"copied": copied})
     return 0
 
 

@@ -2,15 +2,13 @@
 (pulled models only). The server process stays offline: the download runs in a process of its
 own (without the offline switches), watched by a thread, never on the event loop or a scheduler
 worker; one pull at a time. When it ends, the served models are read again, so a pulled model is
-served (and a deleted one gone) without a restart."""
+served (and a deleted one gone) without a restart. Under Ray Serve, a pulled model is copied into
+every other node's store before it is served, and a delete removes it there too."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,7 +22,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from multai_core.config import models_dir
-from multai_core.plugin_api import offline, principal
+from multai_core.plugin_api import principal
 from multai_core.plugin_api.errors import (
     Conflict,
     InvalidRequest,
@@ -37,8 +35,10 @@ from multai_core.server.responses import SSE_HEADERS
 from multai_core.serving.services import Services
 from multai_core.serving.sse import DONE, event
 from multai_core.store.catalog import PullRefused, wanted
-from multai_core.store.manifest import ModelStore
+from multai_core.store.manifest import ModelStore, PulledModel
+from multai_core.store.mirror import relative_path
 from multai_core.store.preflight import assessor
+from multai_core.store.pull import start_worker
 
 log = structlog.get_logger(__name__)
 _pulling = threading.Lock()  # one pull at a time: a pull is disk and network bound
@@ -104,11 +104,6 @@ class _Events:
         self._loop.call_soon_threadsafe(self._queue.put_nowait, DONE)
 
 
-def _worker_env() -> dict[str, str]:
-    """The server's environment less the offline switches: only the pull process goes online."""
-    return {k: v for k, v in os.environ.items() if k not in offline.OFFLINE_ENV}
-
-
 def _run(services: Services, body: PullRequest, events: _Events) -> None:
     """Runs in a thread: the pull in a process of its own, its lines turned into events; the
     server's memory manager answers its estimate question. Last event: done or error."""
@@ -116,14 +111,7 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
     assess = assessor(services.memory.packs.hooks.keys(), services.memory)
     final: dict[str, Any] = {"error": "The pull stopped without a result."}
     try:
-        with subprocess.Popen(
-            [sys.executable, "-m", "multai_core.store.pull", json.dumps(request)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_worker_env(),
-            text=True,
-        ) as worker:
+        with start_worker(request, answers=True) as worker:
             assert worker.stdin is not None and worker.stdout is not None
             for raw in worker.stdout:
                 message = json.loads(raw)
@@ -137,8 +125,9 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
                 else:
                     final = message
         if "done" in final:
-            _reload(services)
             model = final["done"]
+            nodes = _copy_to_other_nodes(services, model, events)
+            _reload(services)
             served = model["name"] in services.registry.models
             events.send(
                 PullEvent(
@@ -150,7 +139,8 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
                         "revision": model["revision"],
                         "size_bytes": model["size_bytes"],
                         "served": served,
-                    },
+                    }
+                    | ({"nodes": nodes} if nodes is not None else {}),
                 )
             )
         else:
@@ -162,6 +152,26 @@ def _run(services: Services, body: PullRequest, events: _Events) -> None:
     finally:
         _pulling.release()
         events.end()
+
+
+def _copy_to_other_nodes(
+    services: Services, model: dict[str, Any], events: _Events
+) -> dict[str, str] | None:
+    """Under Ray Serve, the pulled model copied into every other node's store before it is
+    served, so a replica anywhere can load it: what happened on each node. None: one machine."""
+    if services.other_stores is None:
+        return None
+
+    def say(line: str) -> None:
+        events.send(PullEvent(status="progress", message=line))
+
+    pulled = msgspec.convert(model, PulledModel)
+    here = ModelStore(models_dir(services.config.server))
+    copied = services.other_stores.copy(pulled, relative_path(pulled, here), say)
+    for node, outcome in copied.items():
+        if outcome not in ("pulled", "already there"):
+            log.warning("model_copy_failed_on_node", model=pulled.name, node=node)
+    return copied
 
 
 class ModelPullController(Controller):
@@ -231,6 +241,11 @@ class ModelPullController(Controller):
                 code="model_in_use",
             )
         await asyncio.to_thread(store.remove, model)
+        if services.other_stores is not None:
+            removed = await asyncio.to_thread(services.other_stores.remove, model)
+            for node, outcome in removed.items():
+                if outcome not in ("removed", "not there"):
+                    log.warning("model_delete_failed_on_node", model=model, node=node)
         _reload(services)
         services.memory.unload(model, reason="deleted")
         return DeletedModel(id=model)
