@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from conftest import RayServer
 from openai import OpenAI
@@ -119,3 +120,8 @@ def test_another_node_copies_what_this_one_pulled(
     assert there.remove(model.name) == {node: "removed"}
     assert ModelStore(tmp_path / "there").entries() == []
     assert there.remove(model.name) == {node: "not there"}
+
+    gone = msgspec.structs.replace(model, revision="0" * 40)
+    (outcome,) = there.copy(gone, relative, said.append).values()
+    assert outcome.startswith("failed: ") and "0000000" in outcome, outcome
+    assert ModelStore(tmp_path / "there").entries() == []
