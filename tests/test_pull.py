@@ -43,13 +43,6 @@ def safetensors_file(size: int) -> bytes:
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
-    with FakeHub() as fake:
-        fake.aim_this_process(monkeypatch, tmp_path / "hf-home")
-        yield fake
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> ModelStore:
     return ModelStore(tmp_path / "models")
 

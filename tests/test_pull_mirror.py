@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -17,13 +16,6 @@ from multai_core.store.mirror import mirror, relative_path
 from multai_core.store.pull import PullOptions, start_worker
 from multai_core.testing.fake_hub import FakeHub
 from tests.test_pull import run_pull, tiny_gguf
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
-    with FakeHub() as fake:
-        fake.aim_this_process(monkeypatch, tmp_path / "hf-home")
-        yield fake
 
 
 def test_a_copy_is_the_same_files_at_the_same_revision(hub: FakeHub, tmp_path: Path) -> None:

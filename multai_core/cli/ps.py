@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from multai_core.cli.remote import api_root, local_url, refusal
+from multai_core.cli.remote import api_root, local_url, refusal, unreachable
 from multai_core.config import Config
 
 ORDER = 20
@@ -31,11 +31,7 @@ def _ps(args: argparse.Namespace, config: Config) -> int:
     try:
         response = httpx.get(f"{root}/v1/ps", headers=headers, timeout=10)
     except httpx.HTTPError as exc:
-        print(
-            f"multai: cannot reach {root}: {exc or type(exc).__name__} (is `multai serve` "
-            "running there? --url names another server)",
-            file=sys.stderr,
-        )
+        print(unreachable("ps", root, exc), file=sys.stderr)
         return 1
     if response.status_code != 200:
         print(f"multai: {refusal(root, response, has_key=bool(key))}", file=sys.stderr)

@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="NAME is a pulled model: fetch its source's newest revision",
     )
+    pull.add_argument(
+        "--url",
+        help="pull through the running server at this URL (its admin key in MULTAI_API_KEY): "
+        "it serves the model at once, and under Ray Serve every node gets it",
+    )
     pull.set_defaults(handler=_pull)
 
 
@@ -46,6 +51,12 @@ def _pull(args: argparse.Namespace, config: Config) -> int:
     from multai_core.store.manifest import ModelStore
     from multai_core.store.pull import PullOptions, pull
 
+    if args.url:
+        from multai_core.cli.remote import api_root
+        from multai_core.cli.store_remote import pull_through
+
+        body = {"model": args.reference, "name": args.name, "backend": args.backend}
+        return pull_through(api_root(args.url), body | {"yes": args.yes, "update": args.update})
     options = PullOptions(name=args.name, backend=args.backend, yes=args.yes, update=args.update)
     terminal = sys.stdin.isatty() and sys.stdout.isatty()
     try:

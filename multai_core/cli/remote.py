@@ -42,3 +42,10 @@ def refusal(root: str, response: httpx.Response, *, has_key: bool) -> str:
     if response.status_code == 401:
         return f"the server at {root} refused the key in MULTAI_API_KEY: {message}"
     return f"{response.status_code} from {root}: {message}"
+
+
+def unreachable(command: str, root: str, exc: Exception) -> str:
+    return (
+        f"multai {command}: cannot reach {root}: {exc or type(exc).__name__} (is `multai "
+        "serve` running there? --url names another server)"
+    )

@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(handler=_list)
     rm = sub.add_parser("rm", help="remove a pulled model and its files from the model store")
     rm.add_argument("name", metavar="NAME", help="the pulled model's name (multai list)")
+    rm.add_argument(
+        "--url",
+        help="remove it through the running server at this URL (its admin key in "
+        "MULTAI_API_KEY): it stops serving it at once, and under Ray Serve every node drops it",
+    )
     rm.set_defaults(handler=_rm)
 
 
@@ -57,6 +62,12 @@ def _list(_: argparse.Namespace, config: Config) -> int:
 
 def _rm(args: argparse.Namespace, config: Config) -> int:
     from multai_core.store.manifest import ModelStore
+
+    if args.url:
+        from multai_core.cli.remote import api_root
+        from multai_core.cli.store_remote import rm_through
+
+        return rm_through(api_root(args.url), args.name)
 
     store = ModelStore(models_dir(config.server))
     name: str = args.name
