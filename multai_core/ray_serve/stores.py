@@ -54,7 +54,7 @@ class NodeStores:
 
         def on(node: str, node_id: str) -> str:
             task = _copy_here.options(scheduling_strategy=_pinned(node_id))
-            outcome = "the copy stopped without a result"
+            outcome = "failed: the copy stopped without a result"
             lines = cast(ObjectRefGenerator, task.remote(request))
             for ref in lines:
                 message = ray.get(ref)
