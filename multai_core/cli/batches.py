@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from multai_core.cli.remote import api_root, local_url, refusal
+from multai_core.cli.remote import api_root, key_headers, local_url, refusal
 from multai_core.config import Config
 
 if TYPE_CHECKING:
@@ -38,18 +38,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _batches(args: argparse.Namespace, config: Config) -> int:
-    import os
-
     import httpx
 
     root = api_root(args.url or local_url(config))
-    key = os.environ.get("MULTAI_API_KEY", "")
-    headers = {"authorization": f"Bearer {key}"} if key else {}
+    headers, has_key = key_headers()
     try:
         with httpx.Client(headers=headers, timeout=10) as client:
-            shown = [
-                b for b in _every_batch(client, root, has_key=bool(key)) if args.all or _open(b)
-            ]
+            shown = [b for b in _every_batch(client, root, has_key=has_key) if args.all or _open(b)]
     except _Refused as exc:
         print(f"multai: {exc}", file=sys.stderr)
         return 1

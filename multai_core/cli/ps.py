@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from multai_core.cli.remote import api_root, local_url, refusal, unreachable
+from multai_core.cli.remote import api_root, key_headers, local_url, refusal, unreachable
 from multai_core.config import Config
 
 ORDER = 20
@@ -21,20 +21,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _ps(args: argparse.Namespace, config: Config) -> int:
-    import os
-
     import httpx
 
     root = api_root(args.url or local_url(config))
-    key = os.environ.get("MULTAI_API_KEY", "")
-    headers = {"authorization": f"Bearer {key}"} if key else {}
+    headers, has_key = key_headers()
     try:
         response = httpx.get(f"{root}/v1/ps", headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         print(unreachable("ps", root, exc), file=sys.stderr)
         return 1
     if response.status_code != 200:
-        print(f"multai: {refusal(root, response, has_key=bool(key))}", file=sys.stderr)
+        print(f"multai: {refusal(root, response, has_key=has_key)}", file=sys.stderr)
         return 1
     print(f"{'MODEL':32} {'PLACEMENT':9} {'DEVICE':8} {'VRAM MiB':>9} {'RAM MiB':>8} {'IDLE s':>7}")
     for m in response.json()["data"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from multai_core.config import Config
@@ -27,6 +28,13 @@ def api_root(url: str) -> str:
     """The server's root from its URL or from the SDK's base_url (which ends in /v1)."""
     root = url.strip().rstrip("/")
     return root.removesuffix("/v1").rstrip("/")
+
+
+def key_headers() -> tuple[dict[str, str], bool]:
+    """The authorization header for the key in MULTAI_API_KEY (none without one), and whether
+    there was a key."""
+    key = os.environ.get("MULTAI_API_KEY", "")
+    return ({"authorization": f"Bearer {key}"} if key else {}), bool(key)
 
 
 def refusal(root: str, response: httpx.Response, *, has_key: bool) -> str:

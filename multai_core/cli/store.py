@@ -61,13 +61,12 @@ def _list(_: argparse.Namespace, config: Config) -> int:
 
 
 def _rm(args: argparse.Namespace, config: Config) -> int:
-    from multai_core.store.manifest import ModelStore
-
     if args.url:
         from multai_core.cli.remote import api_root
         from multai_core.cli.store_remote import rm_through
 
         return rm_through(api_root(args.url), args.name)
+    from multai_core.store.manifest import ModelStore
 
     store = ModelStore(models_dir(config.server))
     name: str = args.name

@@ -5,11 +5,10 @@ that it serves the model at once; under Ray Serve, on every node of the cluster.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from multai_core.cli.remote import refusal, unreachable
+from multai_core.cli.remote import key_headers, refusal, unreachable
 
 if TYPE_CHECKING:
     import httpx
@@ -22,7 +21,7 @@ def pull_through(root: str, body: dict[str, Any]) -> int:
     """Ask the server at ``root`` to pull; print its progress lines, then the outcome."""
     import httpx
 
-    headers, has_key = _auth()
+    headers, has_key = key_headers()
     timeout = httpx.Timeout(30.0, read=DOWNLOAD_QUIET_S)
     try:
         with httpx.stream(
@@ -40,7 +39,7 @@ def pull_through(root: str, body: dict[str, Any]) -> int:
 def rm_through(root: str, name: str) -> int:
     import httpx
 
-    headers, has_key = _auth()
+    headers, has_key = key_headers()
     try:
         response = httpx.delete(f"{root}/v1/models/{name}", headers=headers, timeout=120)
     except httpx.HTTPError as exc:
@@ -53,7 +52,7 @@ def rm_through(root: str, name: str) -> int:
 
 
 def _follow(response: httpx.Response) -> int:
-    code = 1
+    code: int | None = None
     for line in response.iter_lines():
         if not line.startswith("data: {"):
             continue
@@ -70,12 +69,11 @@ def _follow(response: httpx.Response) -> int:
             code = 1 if failed else 0
         else:
             print(f"multai pull: {event['error']['message']}", file=sys.stderr)
+            code = 1
+    if code is None:
+        print("multai pull: the server ended the pull without a result", file=sys.stderr)
+        return 1
     return code
-
-
-def _auth() -> tuple[dict[str, str], bool]:
-    key = os.environ.get("MULTAI_API_KEY", "")
-    return ({"authorization": f"Bearer {key}"} if key else {}), bool(key)
 
 
 def _unreachable(command: str, root: str, exc: Exception) -> int:
