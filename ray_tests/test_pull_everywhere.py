@@ -15,8 +15,10 @@ import pytest
 from conftest import RayServer
 from openai import OpenAI
 from ray import serve
+from ray.exceptions import RaySystemError
 
 from multai_core.config import Config, ServerConfig
+from multai_core.ray_serve import stores
 from multai_core.ray_serve.deploy import RayOptions, application
 from multai_core.ray_serve.stores import NodeStores, other_nodes
 from multai_core.store.manifest import ModelStore
@@ -125,3 +127,14 @@ def test_another_node_copies_what_this_one_pulled(
     (outcome,) = there.copy(gone, relative, said.append).values()
     assert outcome.startswith("failed: ") and "0000000" in outcome, outcome
     assert ModelStore(tmp_path / "there").entries() == []
+
+
+def test_a_cluster_out_of_reach_is_an_outcome_not_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the ingress has removed its own copy by then: the delete still answers, naming the failure
+    def lost() -> list[tuple[str, str]]:
+        raise RaySystemError("the GCS is gone")
+
+    monkeypatch.setattr(stores, "other_nodes", lost)
+    assert NodeStores(tmp_path).remove("tiny") == {"the other nodes": "failed: RaySystemError"}

@@ -76,7 +76,10 @@ class NodeStores:
         return self._on_each(on)
 
     def _on_each(self, on: Callable[[str, str], str]) -> dict[str, str]:
-        nodes = other_nodes()
+        try:
+            nodes = other_nodes()
+        except ray.exceptions.RayError as exc:  # the head's own store is done by now
+            return {"the other nodes": f"failed: {type(exc).__name__}"}
         if not nodes:
             return {}
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
