@@ -106,6 +106,26 @@ def test_a_resident_model_serves_while_another_loads() -> None:
     assert memory.resident["slow"].in_use == 2
 
 
+def test_a_model_defined_anew_replaces_its_loaded_copy_once_idle() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=1000 * MiB)
+    old, new = (
+        spec("m", 100, path="/models/m/rev1.gguf"),
+        spec("m", 100, path="/models/m/rev2.gguf"),
+    )
+    running = memory.acquire(old)
+    during = memory.acquire(new)  # a request in flight holds the old copy: it goes on serving
+    assert during is running and plugin.unloads == []
+    memory.release(during)
+    memory.release(running)
+    memory.release(memory.acquire(spec("m", 100, path="/models/m/rev1.gguf")))
+    assert plugin.unloads == []  # an equal definition is the same model
+    now = memory.acquire(new)
+    assert now.spec == new and plugin.unloads == ["m"]
+    assert [name for name, _ in plugin.loads] == ["m", "m"]
+    memory.release(now)
+
+
 def test_a_model_that_failed_to_load_fails_fast_and_evicts_nothing_more() -> None:
     plugin = EchoPlugin()
     memory = manager(plugin, budget=250 * MiB)

@@ -174,6 +174,11 @@ class MemoryManager:
         loaded = self.resident.get(spec.name)
         if loaded is None:
             return None
+        if loaded.spec != spec and not loaded.in_use:
+            # pulled again at another revision, or defined anew: the next idle moment
+            # switches to it (until then, requests in flight keep the copy they started on)
+            self.unload(spec.name, reason="changed")
+            return None
         if gpu_layers is None or gpu_layers == loaded.placement.gpu_layers:
             loaded.last_used = time.monotonic()
             return loaded
