@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import httpx
-from conftest import KEY, RayServer
+from conftest import KEY, RayServer, until
 from openai import OpenAI
 
 HEADERS = {"authorization": f"Bearer {KEY}"}
@@ -17,15 +15,6 @@ def get(server: RayServer, path: str) -> httpx.Response:
     response = httpx.get(f"{server.base_url}{path}", headers=HEADERS, timeout=30)
     assert response.status_code == 200, response.text
     return response
-
-
-def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("not within the time the replicas take to post")
 
 
 def test_ps_shows_the_model_a_replica_loaded(ray_server: RayServer, client: OpenAI) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-from conftest import RayServer
+from conftest import KEY, RayServer, until
 from openai import OpenAI
 from ray import serve
 from ray.exceptions import RaySystemError
@@ -30,6 +30,7 @@ from multai_core.testing.fake_hub import FakeHub
 APP = "multai-pull-test"
 PREFIX = "/pulls"
 REPO = "acme/Tiny-GGUF"
+HEADERS = {"authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,9 @@ def pull_events(base_url: str, body: dict[str, object]) -> list[dict[str, object
     return events
 
 
-def test_a_pull_at_the_ingress_reaches_every_node(pulls: str, models: Path) -> None:
+def test_a_pull_at_the_ingress_reaches_every_node(
+    ray_server: RayServer, pulls: str, models: Path
+) -> None:
     events = pull_events(pulls, {"model": REPO, "name": "tiny", "yes": True})
     done = events[-1]
     assert done["status"] == "done", events
@@ -86,8 +89,16 @@ def test_a_pull_at_the_ingress_reaches_every_node(pulls: str, models: Path) -> N
         model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=2
     )
     assert reply.model == "tiny"  # a replica loaded it from the pulled file
+    until(lambda: "tiny" in resident(pulls))
+    assert "tiny" not in resident(ray_server.base_url)  # each application has its own board
     assert client.models.delete("tiny").deleted
     assert ModelStore(models).entries() == []
+
+
+def resident(base_url: str) -> list[str]:
+    """The models /v1/ps lists (the test server's key; the second application takes any)."""
+    listed = httpx.get(f"{base_url}/v1/ps", headers=HEADERS, timeout=30).json()
+    return [m["id"] for m in listed["data"]]
 
 
 def test_another_node_copies_what_this_one_pulled(

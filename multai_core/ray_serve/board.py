@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 import ray
+from ray import serve
 from ray.actor import ActorHandle
 from ray.exceptions import RayError
 
@@ -42,9 +43,12 @@ class Board:
 
 
 def board() -> ActorHandle[Any]:
-    """The cluster's board (made by whoever asks first; it outlives the replicas it serves)."""
+    """The board of the Serve application this replica belongs to (made by whoever asks first;
+    it outlives the replicas it serves). One per application: two MultAI applications on one
+    cluster see only their own engines."""
+    app = serve.get_replica_context().app_name
     handle: ActorHandle[Any] = Board.options(  # type: ignore[attr-defined]
-        name=NAME,
+        name=f"{NAME}-{app}",
         get_if_exists=True,
         lifetime="detached",
     ).remote()
