@@ -93,6 +93,7 @@ def test_a_pull_at_the_ingress_reaches_every_node(
     assert "tiny" not in resident(ray_server.base_url)  # each application has its own board
     assert client.models.delete("tiny").deleted
     assert ModelStore(models).entries() == []
+    until(lambda: "tiny" not in resident(pulls))  # the replica unloaded it, not at keep_alive
 
 
 def resident(base_url: str) -> list[str]:

@@ -126,6 +126,20 @@ def test_a_model_defined_anew_replaces_its_loaded_copy_once_idle() -> None:
     memory.release(now)
 
 
+def test_a_deleted_model_is_unloaded_once_no_request_uses_it() -> None:
+    plugin = EchoPlugin()
+    memory = manager(plugin, budget=1000 * MiB)
+    running = memory.acquire(spec("gone", 100))
+    assert not memory.unload_when_idle("gone", reason="deleted")
+    memory.release(running)
+    memory.busy = lambda name: name == "gone"  # a job of it has started: about to be used
+    assert not memory.unload_when_idle("gone", reason="deleted")
+    memory.busy = lambda _: False
+    assert memory.unload_when_idle("gone", reason="deleted")
+    assert plugin.unloads == ["gone"] and memory.resident == {}
+    assert memory.unload_when_idle("gone", reason="deleted")  # not loaded: nothing to wait for
+
+
 def test_a_model_that_failed_to_load_fails_fast_and_evicts_nothing_more() -> None:
     plugin = EchoPlugin()
     memory = manager(plugin, budget=250 * MiB)

@@ -268,6 +268,15 @@ class MemoryManager:
                 self.metrics.unloads.labels(name, reason).inc()
                 self._update_resident_metrics()
 
+    def unload_when_idle(self, name: str, *, reason: str) -> bool:
+        """Unload ``name`` unless a request uses it or is about to: False then (ask again)."""
+        with self._lock:
+            loaded = self.resident.get(name)
+            if loaded is not None and (loaded.in_use or self.busy(name)):
+                return False
+            self.unload(name, reason=reason)
+            return True
+
     def _update_resident_metrics(self) -> None:
         assert self.metrics is not None
         per_device: dict[str, int] = {"cpu": 0}

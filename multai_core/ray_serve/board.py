@@ -1,15 +1,18 @@
 """Where the engine replicas post what they are doing, for the ingress's /v1/ps, /v1/queue and
 /metrics: one small named actor. A replica posts a snapshot every ``POST_EVERY_S``; one not
-heard from for ``STALE_AFTER_S`` (it died, or its node did) drops out."""
+heard from for ``STALE_AFTER_S`` (it died, or its node did) drops out. The answer to a post
+names the models deleted since the replica's last one, which it unloads."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 import msgspec
 import ray
+import structlog
 from ray import serve
 from ray.actor import ActorHandle
 from ray.exceptions import RayError
@@ -22,15 +25,31 @@ NAME = "multai-board"
 POST_EVERY_S = 1.0
 STALE_AFTER_S = 5.0
 READ_ATTEMPTS = 3
+DELETIONS_KEPT = 1000
+
+log = structlog.get_logger(__name__)
 
 
 @ray.remote(num_cpus=0, resources={HEAD_NODE: 0.001})  # beside the ingress: it outlives workers
 class Board:
     def __init__(self) -> None:
         self._posted: dict[str, tuple[float, bytes]] = {}
+        self._deleted: deque[tuple[int, str]] = deque(maxlen=DELETIONS_KEPT)
+        self._deletions = 0
 
-    def post(self, engine: str, snapshot: bytes) -> None:
+    def post(self, engine: str, snapshot: bytes, seen: int | None) -> tuple[int, list[str]]:
+        """Records ``engine``'s snapshot; answers how many models have been deleted, and those
+        deleted after the first ``seen`` of them (None: a first post, which has none to drop)."""
         self._posted[engine] = (time.monotonic(), snapshot)
+        if seen is None:
+            return self._deletions, []
+        if seen > self._deletions:  # this board is a new one (its node was lost): all are news
+            seen = 0
+        return self._deletions, [name for number, name in self._deleted if number > seen]
+
+    def delete(self, model: str) -> None:
+        self._deletions += 1
+        self._deleted.append((self._deletions, model))
 
     def read(self) -> list[bytes]:
         now = time.monotonic()
@@ -82,3 +101,10 @@ class BoardView:
             "in a few seconds.",
             retry_after=POST_EVERY_S * READ_ATTEMPTS,
         )
+
+    async def unload(self, model: str) -> None:
+        """Every replica unloads ``model`` after its next post, once its requests have ended."""
+        try:
+            await board().delete.remote(model)
+        except RayError as exc:  # then the replicas holding it unload it at its keep_alive
+            log.warning("model_unload_not_posted", model=model, error=type(exc).__name__)

@@ -48,16 +48,26 @@ class EngineReplica:
         await services.scheduler.start()
         sweep_at = time.monotonic() + KEEP_ALIVE_SWEEP_S
         notices = board()
+        seen: int | None = None  # deletions the board has told this replica of
+        deleted: set[str] = set()  # models deleted at the ingress, to unload once idle
         while True:
             try:
-                await notices.post.remote(self._name, encode(self.snapshot()))
+                seen, names = await notices.post.remote(self._name, encode(self.snapshot()), seen)
+                deleted.update(names)
             except RayError as exc:  # out of reach for a moment: ask for it anew
                 log.info("board_unavailable", error=type(exc).__name__)
                 notices = board()
+            if deleted:
+                deleted = await asyncio.to_thread(self._unload, deleted)
             await asyncio.sleep(POST_EVERY_S)
             if time.monotonic() >= sweep_at:
                 sweep_at = time.monotonic() + KEEP_ALIVE_SWEEP_S
                 await asyncio.to_thread(services.memory.unload_idle)
+
+    def _unload(self, deleted: set[str]) -> set[str]:
+        """Unloads the deleted models no request uses; the others, to try again."""
+        memory = self.services.memory
+        return {name for name in deleted if not memory.unload_when_idle(name, reason="deleted")}
 
     def snapshot(self) -> EngineSnapshot:
         services = self.services

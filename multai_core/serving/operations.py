@@ -35,6 +35,10 @@ class ClusterView(Protocol):
 
     async def snapshots(self) -> list[EngineSnapshot]: ...
 
+    async def unload(self, model: str) -> None:
+        """Each engine unloads ``model`` (deleted) as soon as no request uses it."""
+        ...
+
 
 def queue_entry(job: Job, position: int | None, now: float) -> QueueEntry:
     return QueueEntry(

@@ -248,6 +248,8 @@ class ModelPullController(Controller):
                     log.warning("model_delete_failed_on_node", model=model, node=node)
         _reload(services)
         services.memory.unload(model, reason="deleted")
+        if services.cluster is not None:
+            await services.cluster.unload(model)
         return DeletedModel(id=model)
 
     # GET /v1/models/{model} lives in ModelsController: Litestar's own OPTIONS answer for a
