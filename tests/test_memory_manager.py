@@ -118,8 +118,8 @@ def test_a_model_defined_anew_replaces_its_loaded_copy_once_idle() -> None:
     assert during is running and plugin.unloads == []
     memory.release(during)
     memory.release(running)
-    memory.release(memory.acquire(spec("m", 100, path="/models/m/rev1.gguf")))
-    assert plugin.unloads == []  # an equal definition is the same model
+    memory.release(memory.acquire(spec("m", 100, path="/models/m/rev1.gguf", aliases=("x",))))
+    assert plugin.unloads == []  # an equal definition, under any aliases, is the same model
     now = memory.acquire(new)
     assert now.spec == new and plugin.unloads == ["m"]
     assert [name for name, _ in plugin.loads] == ["m", "m"]

@@ -174,7 +174,7 @@ class MemoryManager:
         loaded = self.resident.get(spec.name)
         if loaded is None:
             return None
-        if loaded.spec != spec and not loaded.in_use:
+        if not _same_model(loaded.spec, spec) and not loaded.in_use:
             # pulled again at another revision, or defined anew: the next idle moment
             # switches to it (until then, requests in flight keep the copy they started on)
             self.unload(spec.name, reason="changed")
@@ -311,6 +311,12 @@ class MemoryManager:
         with self._lock:
             for name in list(self.resident):
                 self.unload(name, reason="shutdown")
+
+
+def _same_model(a: ModelSpec, b: ModelSpec) -> bool:
+    """Whether a copy loaded for ``a`` serves ``b``: the names it answers to do not matter (a
+    pull that takes an alias over changes another model's)."""
+    return msgspec.structs.replace(a, aliases=()) == msgspec.structs.replace(b, aliases=())
 
 
 def _unavailable(spec: ModelSpec, what: str, exc: Exception) -> ServiceUnavailable:
