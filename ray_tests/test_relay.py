@@ -15,13 +15,18 @@ from multai_core.config import Config
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
-from multai_core.plugin_api.errors import InferenceFailed, InvalidRequest
+from multai_core.plugin_api.errors import (
+    InferenceFailed,
+    InsufficientMemory,
+    InvalidRequest,
+    ServiceUnavailable,
+)
 from multai_core.plugin_api.task_text import CompletionTask
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve import relay
 from multai_core.ray_serve.relay import RelayScheduler, ReplicaLost
-from multai_core.ray_serve.work import RemoteError, RemoteWork
+from multai_core.ray_serve.work import Holding, RemoteError, RemoteWork
 from multai_core.server.app import build_services
 
 Attempt = Callable[[], AsyncIterator[Any]]
@@ -44,6 +49,7 @@ class Engine:
     def __init__(self, *attempts: Attempt) -> None:
         self.attempts = list(attempts)
         self.calls = 0
+        self.sent: list[RemoteWork] = []
         self.run = self
 
     def options(self, **_: Any) -> Engine:
@@ -52,6 +58,7 @@ class Engine:
     def remote(self, work: RemoteWork) -> Stream:
         assert isinstance(work, RemoteWork)
         self.calls += 1
+        self.sent.append(work)
         return Stream(self.attempts.pop(0)())
 
 
@@ -132,3 +139,29 @@ def test_the_engine_s_own_error_reaches_the_client_unchanged() -> None:
 def test_any_other_failure_still_answers_with_an_error() -> None:
     _, error, _ = relay_through(Engine(fails(RuntimeError("unpicklable"))))
     assert isinstance(error, InferenceFailed) and error.status_code == 500
+
+
+def refuses(replica: str, error: ServiceUnavailable) -> Attempt:
+    return answers(RemoteError(error, replica), Holding(replica, ()))
+
+
+def test_a_replica_that_cannot_load_the_model_sends_the_request_to_another() -> None:
+    missing = ServiceUnavailable("Model 'm' is unavailable: it failed to load (path /m.gguf)")
+    engine = Engine(refuses("r1", missing), refuses("r2", InsufficientMemory("no room")),
+                    answers("a", Holding("r3", ("m",))))  # fmt: skip
+    got, error, calls = relay_through(engine)
+    assert (got, error, calls) == (["a"], None, 3)
+    assert [work.avoid for work in engine.sent] == [(), ("r1",), ("r1", "r2")]
+
+
+def test_a_503_from_every_attempt_reaches_the_client_unchanged() -> None:
+    missing = ServiceUnavailable("Model 'm' is unavailable: it failed to load")
+    attempts = [refuses(f"r{n}", missing) for n in range(relay.RETRIES + 1)]
+    _, error, calls = relay_through(Engine(*attempts))
+    assert error is missing and calls == relay.RETRIES + 1
+
+
+def test_a_503_after_the_answer_began_is_not_sent_again() -> None:
+    late = ServiceUnavailable("the model went away")
+    got, error, calls = relay_through(Engine(answers("a", RemoteError(late, "r1")), answers("b")))
+    assert (got, error, calls) == (["a"], late, 1)

@@ -14,7 +14,7 @@ from multai_core.plugin_api.task_text import ChatTask, Message, TextPart
 from multai_core.plugin_api.tasks import Task
 from multai_core.ray_serve import holdings
 from multai_core.ray_serve.affinity import conversation_of
-from multai_core.ray_serve.router import STICKY_SLACK, rank
+from multai_core.ray_serve.router import STICKY_SLACK, not_refused, rank
 from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, Holding
 
 
@@ -137,3 +137,14 @@ def test_a_replica_is_heard_until_its_word_goes_stale(monkeypatch: pytest.Monkey
     monkeypatch.setattr(holdings.time, "monotonic", lambda: later)
     assert holdings.latest("r1") is None  # the routing stats rule again
     holdings.forget()
+
+
+class FullId(str):
+    def to_full_id_str(self) -> str:
+        return str(self)
+
+
+def test_a_replica_that_refused_the_request_is_left_out_when_it_is_sent_again() -> None:
+    a, b, c = (Replica(FullId(name)) for name in "abc")
+    assert ids([not_refused(replicas(a, b, c), ("b",))]) == [["a", "c"]]
+    assert ids([not_refused(replicas(a, b), ("a", "b"))]) == [["a", "b"]]  # all did: try again

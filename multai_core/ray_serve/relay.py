@@ -2,13 +2,15 @@
 by priority; what the replica's plugin yields streams back into the job the controllers read.
 
 A replica that dies before the job produced anything costs the job nothing: it is sent again,
-to another replica. One that dies after the first item ends the job with a 503 (for a stream,
-its documented error event): the client has part of an answer, and sending the request again
-could answer it twice."""
+to another replica; so is a job whose replica answered 503 (a model it cannot load there, its
+files missing on that node), the router trying the other replicas first. One that dies after
+the first item ends the job with a 503 (for a stream, its documented error event): the client
+has part of an answer, and sending the request again could answer it twice."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, cast
 
 import structlog
@@ -36,6 +38,12 @@ RETRY_BACKOFF_S = 0.5
 
 class ReplicaLost(ServiceUnavailable):
     code = "replica_lost"
+
+
+def refused(error: MultaiError) -> bool:
+    """A 503 from a replica's engine, before it answered anything (a model it could not load,
+    its files missing on that node, no room for it there): another replica may serve it."""
+    return isinstance(error, ServiceUnavailable)
 
 
 class RelayScheduler(Scheduler):
@@ -88,6 +96,7 @@ class RelayScheduler(Scheduler):
         try:
             for attempt in range(RETRIES + 1):
                 produced = False
+                refusal: RemoteError | None = None
                 stream = self._stream(work)
                 try:
                     async for item in stream:
@@ -95,13 +104,19 @@ class RelayScheduler(Scheduler):
                             holdings.heard(item)
                             continue
                         if isinstance(item, RemoteError):
-                            raise item.error
+                            if produced or attempt == RETRIES or not refused(item.error):
+                                raise item.error
+                            refusal = item  # the replica's Holding follows
+                            continue
                         produced = True
                         job.state = "running"
                         job._put(item)
-                    job.state = "done"
-                    job._put(_DONE)
-                    return
+                    if refusal is None:
+                        job.state = "done"
+                        job._put(_DONE)
+                        return
+                    log.info("replica_refused_retrying", request_id=work.task.id, attempt=attempt)
+                    work = replace(work, avoid=(*work.avoid, refusal.replica))
                 except asyncio.CancelledError:
                     stream.cancel()  # type: ignore[no-untyped-call]  # the replica's job ends too
                     raise

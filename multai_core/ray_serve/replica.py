@@ -92,13 +92,13 @@ class EngineReplica:
                 owner=work.owner,
             )
         except MultaiError as exc:
-            yield RemoteError(exc)
+            yield RemoteError(exc, self._id)
             return
         try:
             async for item in job:
                 yield item
         except MultaiError as exc:
-            yield RemoteError(exc)
+            yield RemoteError(exc, self._id)
         finally:
             scheduler.cancel(job)  # nothing if it ended; otherwise stops it at the next token
         yield Holding(self._id, tuple(sorted(self.services.memory.resident)))

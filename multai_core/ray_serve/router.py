@@ -6,7 +6,8 @@ routing stats, which come seconds late; and from the requests the router itself 
 since) or to one that holds nothing; Serve picks the least busy of those, so a model in
 demand spreads to idle replicas. The next turn of a chat goes back to the replica that served
 the conversation, whose prompt cache holds its history, unless that replica is busier than the
-others.
+others. A replica that answered a request 503 (``RemoteWork.avoid``) is left out when it is sent
+again, unless no other is left.
 
 Where no replica holds the model or is empty, the model goes where it displaces the least: to
 the replica whose models the fewest other callers (API keys) are using now, then to the one
@@ -57,11 +58,10 @@ class ModelAffinityRouter(RequestRouter):
         model = pending_request.metadata.multiplexed_model_id if pending_request else ""
         work = _work_of(pending_request)
         conversation = work.conversation if work is not None else None
-        told = {
-            r.replica_id: holdings.latest(r.replica_id.to_full_id_str()) for r in candidate_replicas
-        }
+        candidates = not_refused(candidate_replicas, work.avoid if work is not None else ())
+        told = {r.replica_id: holdings.latest(r.replica_id.to_full_id_str()) for r in candidates}
         ranks = rank(
-            candidate_replicas,
+            candidates,
             model,
             self._holdings(told),
             self._asked,
@@ -118,6 +118,12 @@ class ModelAffinityRouter(RequestRouter):
 def _work_of(pending_request: PendingRequest | None) -> RemoteWork | None:
     args = pending_request.args if pending_request is not None else []
     return args[0] if args and isinstance(args[0], RemoteWork) else None
+
+
+def not_refused(replicas: list[RunningReplica], avoid: tuple[str, ...]) -> list[RunningReplica]:
+    """The replicas that have not answered this request 503 (``avoid``: full ids); all of them
+    when every one has, since what made them refuse may have passed."""
+    return [r for r in replicas if r.replica_id.to_full_id_str() not in avoid] or replicas
 
 
 def rank(

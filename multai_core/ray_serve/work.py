@@ -29,6 +29,9 @@ class RemoteWork:
     gpu_layers: int | None
     owner: str
     conversation: str | None = None
+    avoid: tuple[str, ...] = ()
+    """Replicas (full ids) that refused it with a 503 (a model they could not load, no room):
+    the router tries the others first."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class RemoteError:
     and parameter reach the client unchanged (Ray would wrap a raised one in its own)."""
 
     error: MultaiError
+    replica: str = ""
+    """The full id of the replica whose engine raised it."""
 
 
 @dataclass(frozen=True)
