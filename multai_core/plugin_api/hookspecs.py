@@ -59,7 +59,8 @@ def multai_unload(handle: object) -> None:
 def multai_infer(handle: object, task: Task, cancel: threading.Event) -> InferResult:
     """Run ``task`` on ``handle``. Return the result of the task kind, or an iterator of chunks
     for generative tasks (:mod:`multai_core.plugin_api.results` lists them per kind).
-    ``cancel`` is set when the client leaves: stop at the next token or step. Raise
+    ``cancel`` is set when the client leaves: stop at the next token or step (a cancelled
+    image task returns an :class:`ImageResult` with no images). Raise
     :class:`InvalidRequest` for input the model cannot take (the client gets a 400)."""
 
 
