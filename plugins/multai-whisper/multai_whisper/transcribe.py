@@ -87,10 +87,14 @@ def _chunks(
         language_probability=float(info.language_probability),
     )
     try:
-        for index, segment in enumerate(segments):
-            if cancel.is_set():
+        pending, index = iter(segments), 0
+        # cancel is checked before asking for a segment: the next one may cost a whole window
+        while not cancel.is_set():
+            segment = next(pending, None)
+            if segment is None:
                 return
             yield to_result(index, segment)
+            index += 1
     finally:
         close = getattr(segments, "close", None)
         if close is not None:

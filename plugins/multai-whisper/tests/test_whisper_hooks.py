@@ -109,6 +109,32 @@ def test_cancel_stops_at_the_next_segment(pm: pluggy.PluginManager, handle: Whis
     assert list(chunks) == []
 
 
+def test_a_cancel_decodes_no_further_segment(
+    pm: pluggy.PluginManager, handle: WhisperHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[int] = []  # the segments faster-whisper was asked for (each may decode a window)
+    transcribe = handle.model.transcribe
+
+    def counted(*args: Any, **kwargs: Any) -> tuple[Iterator[Any], Any]:
+        segments, info = transcribe(*args, **kwargs)
+
+        def each() -> Iterator[Any]:
+            for segment in segments:
+                drawn.append(segment.id)
+                yield segment
+
+        return each(), info
+
+    monkeypatch.setattr(handle.model, "transcribe", counted)
+    cancel = threading.Event()
+    audio = fixture_path("en_call.wav").read_bytes()  # eight sentences
+    chunks = infer(pm, handle, TranscriptionTask(audio=audio, language="en"), cancel)
+    assert isinstance(next(chunks), TranscriptionInfo)
+    assert isinstance(next(chunks), TranscribedSegment)
+    cancel.set()
+    assert list(chunks) == [] and len(drawn) == 1
+
+
 def test_cancelled_before_decoding_yields_nothing(
     pm: pluggy.PluginManager, handle: WhisperHandle
 ) -> None:
