@@ -14,7 +14,13 @@ from multai_core.plugin_api.task_text import ChatTask, Message, TextPart
 from multai_core.plugin_api.tasks import Task
 from multai_core.ray_serve import holdings
 from multai_core.ray_serve.affinity import conversation_of
-from multai_core.ray_serve.router import STICKY_SLACK, not_refused, rank
+from multai_core.ray_serve.router import (
+    IN_USE_S,
+    STICKY_SLACK,
+    ModelAffinityRouter,
+    not_refused,
+    rank,
+)
 from multai_core.ray_serve.work import FREE_BYTES, RESIDENT, Holding
 
 
@@ -148,3 +154,16 @@ def test_a_replica_that_refused_the_request_is_left_out_when_it_is_sent_again() 
     a, b, c = (Replica(FullId(name)) for name in "abc")
     assert ids([not_refused(replicas(a, b, c), ("b",))]) == [["a", "c"]]
     assert ids([not_refused(replicas(a, b), ("a", "b"))]) == [["a", "b"]]  # all did: try again
+
+
+def test_a_model_is_in_use_by_the_other_callers_heard_from_lately() -> None:
+    router = ModelAffinityRouter.__new__(ModelAffinityRouter)  # Serve makes it with a handle
+    router.initialize_state()
+    now = time.monotonic()
+    router._using.set("ann", ("a", now - 2 * IN_USE_S))
+    router._using.set("quiet", ("a", now - IN_USE_S - 1))
+    router._using.set("bob", ("a", now - 5))
+    router._using.set("eve", ("b", now))
+    assert router._in_use(besides="eve") == {"a": 1}
+    router._using.set("ann", ("b", now))  # back again: she counts, the quiet one still not
+    assert router._in_use(besides=None) == {"a": 1, "b": 2}

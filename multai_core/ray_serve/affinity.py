@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from multai_core.plugin_api.task_text import ChatTask
@@ -34,6 +35,10 @@ class Recent(Generic[V]):
 
     def items(self) -> list[tuple[str, V]]:
         return list(self._items.items())
+
+    def newest_first(self) -> Iterator[tuple[str, V]]:
+        """The entries, the most recently set first."""
+        return reversed(self._items.items())
 
     def __len__(self) -> int:
         return len(self._items)

@@ -106,11 +106,14 @@ class ModelAffinityRouter(RequestRouter):
 
     def _in_use(self, besides: str | None) -> dict[str, int]:
         """How many callers, other than ``besides``, asked for each model last (within
-        IN_USE_S)."""
+        IN_USE_S): the table is read newest first up to the first caller gone quiet, so a
+        request costs the callers active now, not all those remembered."""
         now = time.monotonic()
         users: dict[str, int] = {}
-        for caller, (model, at) in self._using.items():
-            if caller != besides and now - at <= IN_USE_S:
+        for caller, (model, at) in self._using.newest_first():
+            if now - at > IN_USE_S:
+                break
+            if caller != besides:
                 users[model] = users.get(model, 0) + 1
         return users
 
