@@ -99,17 +99,7 @@ def test_chunks_are_info_then_segments(pm: pluggy.PluginManager, handle: Whisper
     assert "invoice" in "".join(s.text for s in segments).lower()
 
 
-def test_cancel_stops_at_the_next_segment(pm: pluggy.PluginManager, handle: WhisperHandle) -> None:
-    cancel = threading.Event()
-    audio = fixture_path("en_call.wav").read_bytes()  # eight sentences
-    chunks = infer(pm, handle, TranscriptionTask(audio=audio, language="en"), cancel)
-    assert isinstance(next(chunks), TranscriptionInfo)
-    assert isinstance(next(chunks), TranscribedSegment)
-    cancel.set()
-    assert list(chunks) == []
-
-
-def test_a_cancel_decodes_no_further_segment(
+def test_cancel_stops_at_the_next_segment_without_decoding_it(
     pm: pluggy.PluginManager, handle: WhisperHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     drawn: list[int] = []  # the segments faster-whisper was asked for (each may decode a window)
