@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -93,10 +94,31 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: Literal["multai", "thesis", "fifo"] = "multai"  # the last two for comparison
 
 
+GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # it names a Serve deployment
+
+
+class ReplicaGroup(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Under `multai serve --ray`: engine replicas of their own for ``models`` (names or
+    aliases), which no other replica serves; the models no group names share the replicas
+    the command line sets up."""
+
+    name: str
+    models: list[str]
+    replicas: Annotated[int, msgspec.Meta(ge=1)] = 1
+    max_replicas: Annotated[int, msgspec.Meta(ge=1)] | None = None  # autoscale up to this many
+    cpus: Annotated[float, msgspec.Meta(ge=0)] = 1.0  # per replica
+    gpus: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # per replica
+
+
+class RayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    groups: list[ReplicaGroup] = msgspec.field(default_factory=list)
+
+
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     memory: MemoryConfig = msgspec.field(default_factory=MemoryConfig)
     scheduler: SchedulerConfig = msgspec.field(default_factory=SchedulerConfig)
+    ray: RayConfig = msgspec.field(default_factory=RayConfig)  # read by `multai serve --ray` only
     default_models: bool = True  # the installed plugins' own models, beside [[models]] and pulled
     models: list[ModelSpec] = msgspec.field(default_factory=list)
 
@@ -175,8 +197,37 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         config = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:  # table_problems should have said it
         raise ConfigError(f"invalid config: {exc}") from exc
+    problems = group_problems(config.ray.groups)
+    if problems:
+        raise ConfigError(problems)
     config.models = [
         msgspec.structs.replace(m, path=os.path.expanduser(m.path)) if m.path else m
         for m in config.models
     ]
     return config
+
+
+def group_problems(groups: list[ReplicaGroup]) -> list[str]:
+    """What makes [[ray.groups]] ambiguous: a name used twice, a model in two groups, no
+    models, a max_replicas below replicas."""
+    problems: list[str] = []
+    names: set[str] = set()
+    group_of: dict[str, str] = {}
+    for group in groups:
+        where = f"[[ray.groups]] '{group.name}'"
+        if not GROUP_NAME.fullmatch(group.name):
+            problems.append(
+                f"{where}: a group's name is 1 to 40 lowercase letters, digits and dashes"
+            )
+        if group.name in names:
+            problems.append(f"{where}: another group has this name")
+        names.add(group.name)
+        if not group.models:
+            problems.append(f"{where}: models is empty; name the models its replicas serve")
+        if group.max_replicas is not None and group.max_replicas < group.replicas:
+            problems.append(f"{where}: max_replicas ({group.max_replicas}) is below replicas")
+        for model in group.models:
+            if group_of.get(model, group.name) != group.name:
+                problems.append(f"{where}: model '{model}' is in group '{group_of[model]}' too")
+            group_of.setdefault(model, group.name)
+    return problems

@@ -43,8 +43,9 @@ def _value_problems(value: Any, annotation: Any, where: str, key: str) -> list[s
     if typing.get_origin(annotation) is list and args and _is_struct(args[0]):
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             return [f"{key} must be an array of tables ([[{key}]])"]
+        array = key if not where else f"{where.strip('[]')}.{key}"
         return [
-            p for i, v in enumerate(value) for p in table_problems(v, args[0], _entry(key, i, v))
+            p for i, v in enumerate(value) for p in table_problems(v, args[0], _entry(array, i, v))
         ]
     try:
         msgspec.convert(value, annotation, strict=False)

@@ -90,7 +90,9 @@ def fails(error: Exception) -> Attempt:
 def relay_through(engine: Engine) -> tuple[list[Any], BaseException | None, int]:
     async def go() -> tuple[list[Any], BaseException | None]:
         def relayed(memory: MemoryManager, config: Config, metrics: Metrics) -> Scheduler:
-            return RelayScheduler(memory, config, metrics, cast(DeploymentHandle[Any], engine))
+            return RelayScheduler(
+                memory, config, metrics, {"": cast(DeploymentHandle[Any], engine)}
+            )
 
         scheduler = build_services(Config(default_models=False), engine=relayed).scheduler
         await scheduler.start()

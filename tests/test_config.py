@@ -90,3 +90,36 @@ def test_a_model_path_may_start_at_the_home_folder(tmp_path: Path) -> None:
     path.write_text('[[models]]\nname = "m"\nbackend = "b"\npath = "~/models/m.gguf"\n')
     (model,) = load_config(path, {}).models
     assert model.path == str(Path.home() / "models" / "m.gguf")
+
+
+def test_the_readme_s_config_sample_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    sample = next(b for b in readme.split("```toml\n")[1:] if "[[ray.groups]]" in b)
+    path = tmp_path / "multai.toml"
+    path.write_text(sample.split("```", 1)[0])
+    config = load_config(path, environ={})
+    (group,) = config.ray.groups
+    assert (group.name, group.models, group.replicas, group.cpus, group.gpus) == (
+        "gpu-chat", ["qwen2.5-7b"], 2, 4.0, 1.0,
+    )  # fmt: skip
+    assert [m.name for m in config.models] == ["qwen2.5-7b"]
+
+
+def test_replica_groups_that_contradict_each_other_stop_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "multai.toml"
+    path.write_text(
+        '[[ray.groups]]\nname = "gpu"\nmodels = ["chat", "whisper"]\nreplicas = 3\n'
+        "max_replicas = 2\n"
+        '[[ray.groups]]\nname = "gpu"\nmodels = []\n'
+        '[[ray.groups]]\nname = "cpu"\nmodels = ["chat"]\n'
+        '[[ray.groups]]\nname = "Speech!"\nmodels = ["tts"]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert caught.value.problems == [
+        "[[ray.groups]] 'gpu': max_replicas (2) is below replicas",
+        "[[ray.groups]] 'gpu': another group has this name",
+        "[[ray.groups]] 'gpu': models is empty; name the models its replicas serve",
+        "[[ray.groups]] 'cpu': model 'chat' is in group 'gpu' too",
+        "[[ray.groups]] 'Speech!': a group's name is 1 to 40 lowercase letters, digits and dashes",
+    ]

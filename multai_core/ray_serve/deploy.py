@@ -7,7 +7,7 @@ import math
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import msgspec
@@ -17,13 +17,15 @@ from ray._private import ray_constants
 from ray.serve.config import AutoscalingConfig, RequestRouterConfig
 from ray.serve.request_router import RequestRouter
 
-from multai_core.config import Config, data_dir
+from multai_core.config import Config, ReplicaGroup, data_dir
 from multai_core.ray_serve.ingress import Ingress
 from multai_core.ray_serve.replica import EngineReplica
 from multai_core.ray_serve.router import ModelAffinityRouter
-from multai_core.ray_serve.work import HEAD_NODE
+from multai_core.ray_serve.work import DEFAULT_GROUP, HEAD_NODE
 
 APP_NAME = "multai"
+ENGINE = "MultaiEngine"
+"""The engine deployment's name; a group's is this, a dash and the group's name."""
 LOOPBACK = "127.0.0.1"
 HEALTH_CHECK_S = 2.0
 """Also how soon a new replica's engine starts and posts to the board before any request."""
@@ -55,7 +57,8 @@ class RayOptions:
 
 
 def application(config: Config, options: RayOptions) -> serve.Application:
-    """The ingress bound to the engine replicas."""
+    """The ingress bound to the engine replicas: those of ``options`` and each
+    ``[[ray.groups]]``'s."""
     ingress = serve.deployment(
         name="MultaiIngress",
         # on the head node, beside Serve's controller and proxy: a worker node that dies takes
@@ -63,12 +66,27 @@ def application(config: Config, options: RayOptions) -> serve.Application:
         ray_actor_options={"num_cpus": 0, "resources": {HEAD_NODE: 0.001}},
         max_ongoing_requests=_in_flight(config),
     )(Ingress)
-    bound: serve.Application = ingress.bind(engines(config, options), config)
+    groups = {DEFAULT_GROUP: engines(config, options)} | {
+        group.name: engines(config, group_options(options, group), group.name)
+        for group in config.ray.groups
+    }
+    bound: serve.Application = ingress.bind(groups, config)
     return bound
 
 
-def engines(config: Config, options: RayOptions) -> serve.Application:
-    """The engine replicas, which the ingress relays to (each ``run`` streams one job)."""
+def group_options(options: RayOptions, group: ReplicaGroup) -> RayOptions:
+    return replace(
+        options,
+        replicas=group.replicas,
+        max_replicas=group.max_replicas,
+        replica_cpus=group.cpus,
+        replica_gpus=group.gpus,
+    )
+
+
+def engines(config: Config, options: RayOptions, group: str = DEFAULT_GROUP) -> serve.Application:
+    """The engine replicas of one group, which the ingress relays to (each ``run`` streams one
+    job)."""
     autoscaling = None
     if options.max_replicas is not None and options.max_replicas > options.replicas:
         autoscaling = AutoscalingConfig(
@@ -78,7 +96,7 @@ def engines(config: Config, options: RayOptions) -> serve.Application:
             upscale_delay_s=options.upscale_delay_s,
         )
     engine = serve.deployment(
-        name="MultaiEngine",
+        name=f"{ENGINE}-{group}" if group else ENGINE,
         num_replicas=None if autoscaling is not None else options.replicas,
         autoscaling_config=autoscaling,
         ray_actor_options={"num_cpus": options.replica_cpus, "num_gpus": options.replica_gpus},

@@ -21,8 +21,8 @@ from multai_core.server.logging import configure_logging
 
 @serve.ingress()
 class Ingress:
-    def __init__(self, engine: DeploymentHandle[Any], config: Config) -> None:
-        self.engine = engine
+    def __init__(self, engines: dict[str, DeploymentHandle[Any]], config: Config) -> None:
+        self.engines = engines  # by replica group (DEFAULT_GROUP: the models no group names)
         self.config = config
 
     def __serve_build_asgi_app__(self) -> Any:
@@ -31,7 +31,7 @@ class Ingress:
         configure_logging(self.config.server.log_level, self.config.server.log_format)
 
         def relay(memory: MemoryManager, config: Config, metrics: Metrics) -> Scheduler:
-            return RelayScheduler(memory, config, metrics, self.engine)
+            return RelayScheduler(memory, config, metrics, self.engines)
 
         app = create_app(self.config, engine=relay)
         app.state.services.cluster = BoardView()

@@ -10,6 +10,7 @@ has part of an answer, and sending the request again could answer it twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, cast
 
@@ -27,7 +28,7 @@ from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve import holdings
 from multai_core.ray_serve.affinity import conversation_of
-from multai_core.ray_serve.work import Holding, RemoteError, RemoteWork
+from multai_core.ray_serve.work import Holding, RemoteError, RemoteWork, group_of
 
 log = structlog.get_logger(__name__)
 
@@ -48,10 +49,16 @@ def refused(error: MultaiError) -> bool:
 
 class RelayScheduler(Scheduler):
     def __init__(
-        self, memory: MemoryManager, config: Config, metrics: Metrics, engine: DeploymentHandle[Any]
+        self,
+        memory: MemoryManager,
+        config: Config,
+        metrics: Metrics,
+        engines: Mapping[str, DeploymentHandle[Any]],
     ) -> None:
+        """``engines``: the engine deployment of each replica group."""
         super().__init__(memory, config.scheduler, metrics)
-        self._engine = engine
+        self._engines = engines
+        self._groups = {model: g.name for g in config.ray.groups for model in g.models}
         self._relays: dict[Job, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -159,7 +166,8 @@ class RelayScheduler(Scheduler):
             self._tell(job)
 
     def _stream(self, work: RemoteWork) -> DeploymentResponseGenerator[Any]:
-        options = self._engine.options(stream=True, multiplexed_model_id=work.spec.name)
+        engine = self._engines[group_of(work.spec, self._groups)]
+        options = engine.options(stream=True, multiplexed_model_id=work.spec.name)
         return cast(DeploymentResponseGenerator[Any], options.run.remote(work))  # stream=True
 
     async def stop(self, grace_s: float = 10.0) -> None:

@@ -33,7 +33,7 @@ class EngineReplica:
         self.services = build_services(config)
         self._started: asyncio.Task[None] | None = None
         context = serve.get_replica_context()
-        self._name = context.replica_tag
+        self._name = f"{context.deployment}/{context.replica_tag}"  # the group, then the replica
         self._id = context.replica_id.to_full_id_str()
 
     async def _start(self) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from multai_core.plugin_api.errors import MultaiError
 from multai_core.plugin_api.tasks import Task
 from multai_core.plugin_api.types import ModelSpec
 
+DEFAULT_GROUP = ""
+"""The engine replicas that serve every model no ``[[ray.groups]]`` entry names."""
 HEAD_NODE = "node:__internal_head__"
 """A resource only Ray's head node has."""
 RESIDENT = "resident"
@@ -53,3 +56,12 @@ class Holding:
     replica: str
     """The replica's full id (``ReplicaID.to_full_id_str()``)."""
     models: tuple[str, ...]
+
+
+def group_of(spec: ModelSpec, groups: Mapping[str, str]) -> str:
+    """The replica group that serves ``spec``: ``groups`` maps model names and aliases to the
+    group naming them; a model none names is the default group's."""
+    for name in (spec.name, *spec.aliases):
+        if name in groups:
+            return groups[name]
+    return DEFAULT_GROUP
