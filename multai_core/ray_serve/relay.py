@@ -41,12 +41,6 @@ class ReplicaLost(ServiceUnavailable):
     code = "replica_lost"
 
 
-def refused(error: MultaiError) -> bool:
-    """A 503 from a replica's engine, before it answered anything (a model it could not load,
-    its files missing on that node, no room for it there): another replica may serve it."""
-    return isinstance(error, ServiceUnavailable)
-
-
 class RelayScheduler(Scheduler):
     def __init__(
         self,
@@ -111,7 +105,10 @@ class RelayScheduler(Scheduler):
                             holdings.heard(item)
                             continue
                         if isinstance(item, RemoteError):
-                            if produced or attempt == RETRIES or not refused(item.error):
+                            # a 503 before any answer (a model that replica cannot load, its
+                            # files missing on that node, no room there): another may serve it
+                            refusable = isinstance(item.error, ServiceUnavailable)
+                            if produced or attempt == RETRIES or not refusable:
                                 raise item.error
                             refusal = item  # the replica's Holding follows
                             continue
