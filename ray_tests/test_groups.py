@@ -16,6 +16,7 @@ from ray import serve
 from multai_core.config import Config, RayConfig, ReplicaGroup, ServerConfig
 from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve.deploy import ENGINE, RayOptions, application
+from multai_core.ray_serve.ingress import unserved_group_models
 
 APP = "multai-groups-test"
 PREFIX = "/groups"
@@ -64,3 +65,16 @@ def test_a_group_s_models_go_to_its_own_replicas(grouped: str) -> None:
     engines = {model: engine.split("/", 1)[0] for engine, model in loads(grouped)}
     assert engines == {"chat-a": ENGINE, "chat-b": f"{ENGINE}-bee"}
     assert sorted(loads(grouped).values()) == [1.0, 1.0]  # each loaded once, where it stays
+
+
+def test_a_group_naming_no_served_model_is_reported() -> None:
+    groups = [
+        ReplicaGroup(name="chat", models=["chat-a", "b"]),
+        ReplicaGroup(name="later", models=["chat-x", "whisper-1"]),
+    ]
+    served = [
+        ModelSpec(name="chat-a", backend="llamacpp"),
+        ModelSpec(name="chat-b", backend="llamacpp", aliases=("b",)),
+    ]
+    config = Config(ray=RayConfig(groups=groups))
+    assert unserved_group_models(config, served) == [("later", "chat-x"), ("later", "whisper-1")]

@@ -4,8 +4,10 @@ the engine replicas."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import structlog
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -13,10 +15,13 @@ from multai_core.config import Config, models_dir
 from multai_core.engine.memory import MemoryManager
 from multai_core.engine.metrics import Metrics
 from multai_core.engine.scheduler import Scheduler
+from multai_core.plugin_api.types import ModelSpec
 from multai_core.ray_serve.board import BoardView
 from multai_core.ray_serve.relay import RelayScheduler
 from multai_core.ray_serve.stores import NodeStores
 from multai_core.server.logging import configure_logging
+
+log = structlog.get_logger(__name__)
 
 
 @serve.ingress()
@@ -34,6 +39,22 @@ class Ingress:
             return RelayScheduler(memory, config, metrics, self.engines)
 
         app = create_app(self.config, engine=relay)
+        served = app.state.services.registry.models.values()
+        for group, model in unserved_group_models(self.config, served):
+            # a model pulled later is served by its group then; until then, perhaps a typo
+            log.warning("ray_group_model_not_served", group=group, model=model)
         app.state.services.cluster = BoardView()
         app.state.services.other_stores = NodeStores(models_dir(self.config.server))
         return app
+
+
+def unserved_group_models(config: Config, served: Iterable[ModelSpec]) -> list[tuple[str, str]]:
+    """The (group, model) pairs of ``[[ray.groups]]`` whose model is none of the ``served``
+    ones (yet), by name or alias."""
+    names = {name for spec in served for name in (spec.name, *spec.aliases)}
+    return [
+        (group.name, model)
+        for group in config.ray.groups
+        for model in group.models
+        if model not in names
+    ]
